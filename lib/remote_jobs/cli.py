@@ -1,0 +1,428 @@
+"""The `remote-jobs` command line: maps options and settings onto the service modules."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from . import __version__, bakta, codon, mfannotweb
+from .cassette import cassette
+from .errors import InputError, Interrupted, RemoteJobsError
+from .http import HttpClient
+from .jobfile import JobFile, fingerprint
+from .options import cassette_options, gencode_option, outdir_option, run_options
+from .polling import Progress, Waiter
+
+
+class RemoteJobsGroup(click.Group):
+    """Turns every RemoteJobsError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RemoteJobsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def env_url(variable: str, default: str | None, service: str) -> str:
+    value = os.environ.get(variable, "").strip() or default
+    if not value:
+        raise InputError(service, f"set {variable} to the service's base URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise InputError(
+            service, f"{variable} must be an http(s) URL without a query, like https://host/api"
+        )
+    return value.rstrip("/")
+
+
+def env_secret(variable: str, service: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise InputError(service, f"{variable} is not set; it holds your credential for {service}")
+    return value
+
+
+@dataclass
+class Run:
+    """What every command that talks to a service shares."""
+
+    waiter: Waiter
+    progress: Progress
+    http_timeout: float
+
+
+@contextmanager
+def remote_run(options: dict[str, Any], secrets: tuple[str, ...] = ()) -> Iterator[Run]:
+    """Cassette, waiting and progress for one command; pops the shared run options."""
+    record = options.pop("record_cassette", None)
+    replay = options.pop("replay_cassette", None)
+    timeout = options.pop("timeout")
+    poll_interval = options.pop("poll_interval")
+    http_timeout = options.pop("http_timeout")
+    with cassette(record, replay, secrets) as replaying:
+        waiter = Waiter(
+            timeout=timeout,
+            poll_interval=0.0 if replaying else poll_interval,
+            sleep=(lambda seconds: None) if replaying else time.sleep,
+        )
+        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), http_timeout)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("remote-jobs", f"stopped by {signal.Signals(signum).name}")
+
+
+@click.group(cls=RemoteJobsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="remote-jobs")
+def cli() -> None:
+    """Run Bakta, MFannot/RNAweasel and codon optimisation jobs on their web services.
+
+    Settings and credentials come from the environment, never from the command line.
+    """
+
+
+# ---------------------------------------------------------------- Bakta
+
+
+@cli.group("bakta")
+def bakta_group() -> None:
+    """Bacterial genome annotation with the Bakta web API (BAKTA_API_URL)."""
+
+
+def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
+    url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
+    return bakta.BaktaClient(HttpClient(bakta.SERVICE, url, read_timeout=http_timeout))
+
+
+@bakta_group.command("annotate")
+@click.argument("genomes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@outdir_option
+@click.option(
+    "--prodigal-tf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Prodigal training file.",
+)
+@click.option(
+    "--replicons",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replicon table (Bakta's TSV or CSV columns).",
+)
+@click.option(
+    "--replicon-table-type",
+    type=click.Choice(["TSV", "CSV"], case_sensitive=False),
+    help="Type of the replicon table [default: detected].",
+)
+@click.option(
+    "--translation-table", type=click.Choice(["11", "4"]), default="11", show_default=True
+)
+@click.option("--complete", is_flag=True, help="All sequences are complete replicons.")
+@click.option("--compliant", is_flag=True, help="Force INSDC (GenBank/ENA/DDBJ) compliance.")
+@click.option("--keep-contig-headers", is_flag=True, help="Keep the original contig headers.")
+@click.option("--min-contig-length", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--derm-type",
+    type=click.Choice(list(bakta.DERM_TYPES)),
+    default="unknown",
+    show_default=True,
+    help="Cell envelope: monoderm (gram +) or diderm (gram -).",
+)
+@click.option("--genus")
+@click.option("--species")
+@click.option("--strain")
+@click.option("--plasmid")
+@click.option("--locus", help="Locus name prefix.")
+@click.option("--locus-tag", help="Locus tag prefix.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(bakta.FORMATS),
+    help="Result file to fetch (repeatable) [default: all].",
+)
+@run_options
+def bakta_annotate(
+    genomes: tuple[Path, ...],
+    outdir: Path,
+    formats: tuple[str, ...],
+    job_file: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Annotate bacterial GENOMES (FASTA); each is its own remote job.
+
+    Results: OUTDIR/<sample>/<sample>.<ext>, named like the Bakta command line's.
+    """
+    with remote_run(kwargs) as run:
+        options = bakta.AnnotationOptions(
+            translation_table=int(kwargs.pop("translation_table")),
+            replicon_table_type=kwargs.pop("replicon_table_type"),
+            **kwargs,
+        )
+        jobfile = JobFile(
+            job_file,
+            bakta.SERVICE,
+            fingerprint(
+                "bakta annotate",
+                options,
+                sorted(formats),
+                files=(*genomes, options.prodigal_tf, options.replicons),
+            ),
+        )
+        client = _bakta_http(run.http_timeout)
+        outdir.mkdir(parents=True, exist_ok=True)
+        folders = bakta.annotate(
+            client,
+            list(genomes),
+            options,
+            outdir,
+            formats=formats or bakta.FORMATS,
+            jobfile=jobfile,
+            waiter=run.waiter,
+            progress=run.progress,
+        )
+    for folder in folders.values():
+        click.echo(str(folder))
+
+
+@bakta_group.command("version")
+@run_options
+def bakta_version(job_file: Path | None, **kwargs: Any) -> None:
+    """Print the service's Bakta, database and backend versions."""
+    with remote_run(kwargs) as run:
+        version = _bakta_http(run.http_timeout).version()
+    for key in ("toolVersion", "dbVersion", "backendVersion"):
+        click.echo(f"{key}\t{version.get(key, '')}")
+
+
+# ---------------------------------------------------------------- MFannotWeb
+
+
+def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
+    url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
+    token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
+    headers = {"Authorization": f"Bearer {token}"}
+    http = HttpClient(mfannotweb.SERVICE, url, headers=headers, read_timeout=http_timeout)
+    return mfannotweb.MfannotWebClient(http)
+
+
+def _mfannotweb_run(
+    kind: str,
+    genome: Path,
+    gencode: int,
+    rna: list[str],
+    outdir: Path,
+    job_file: Path | None,
+    kwargs: dict[str, Any],
+) -> None:
+    client = _mfannotweb(kwargs["http_timeout"])
+    with remote_run(kwargs, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
+        jobfile = JobFile(
+            job_file, mfannotweb.SERVICE, fingerprint(kind, gencode, sorted(rna), files=(genome,))
+        )
+        files = mfannotweb.run(
+            client,
+            kind,
+            genome,
+            gencode,
+            rna,
+            outdir,
+            jobfile=jobfile,
+            waiter=run.waiter,
+            progress=run.progress,
+        )
+    for path in files:
+        click.echo(str(path))
+
+
+@cli.group("mfannot")
+def mfannot_group() -> None:
+    """Mitochondrial and plastid genome annotation with MFannot on MFannotWeb."""
+
+
+@mfannot_group.command("annotate")
+@click.argument("genome", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@gencode_option
+@outdir_option
+@run_options
+def mfannot_annotate(
+    genome: Path, gencode: int, outdir: Path, job_file: Path | None, **kwargs: Any
+) -> None:
+    """Annotate an organelle GENOME (FASTA); results.zip is verified and extracted into OUTDIR."""
+    _mfannotweb_run("mfannot", genome, gencode, [], outdir, job_file, kwargs)
+
+
+@cli.group("rnaweasel")
+def rnaweasel_group() -> None:
+    """RNA model search (tRNA, introns, rRNAs, ...) with RNAweasel on MFannotWeb."""
+
+
+@rnaweasel_group.command("search")
+@click.argument("genome", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@gencode_option
+@click.option(
+    "--rna",
+    "rna",
+    multiple=True,
+    required=True,
+    help="RNA model to search for (repeatable); see the server's list.",
+)
+@outdir_option
+@run_options
+def rnaweasel_search(
+    genome: Path,
+    gencode: int,
+    rna: tuple[str, ...],
+    outdir: Path,
+    job_file: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Search GENOME (FASTA) for RNA models; results.zip is verified and extracted into OUTDIR."""
+    _mfannotweb_run("rnaweasel", genome, gencode, list(rna), outdir, job_file, kwargs)
+
+
+@cli.group("mfannotweb")
+def mfannotweb_group() -> None:
+    """MFannotWeb account and discovery (MFANNOTWEB_URL, MFANNOTWEB_TOKEN)."""
+
+
+@mfannotweb_group.command("gencodes")
+@cassette_options
+def mfannotweb_gencodes(**kwargs: Any) -> None:
+    """List the genetic codes the server accepts."""
+    url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
+    client = mfannotweb.MfannotWebClient(HttpClient(mfannotweb.SERVICE, url))
+    with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
+        table = client.gencodes()
+    for code, name in sorted(table.items()):
+        click.echo(f"{code}\t{name}")
+
+
+@mfannotweb_group.command("usage")
+@cassette_options
+def mfannotweb_usage(**kwargs: Any) -> None:
+    """Show your in-flight jobs against your concurrency cap."""
+    client = _mfannotweb()
+    with cassette(
+        kwargs["record_cassette"], kwargs["replay_cassette"], (os.environ["MFANNOTWEB_TOKEN"],)
+    ):
+        usage = client.usage()
+    for key, value in usage.items():
+        click.echo(f"{key}\t{value}")
+
+
+@mfannotweb_group.command("cancel")
+@click.argument("job_id")
+@cassette_options
+def mfannotweb_cancel(job_id: str, **kwargs: Any) -> None:
+    """Cancel a queued job (running jobs cannot be cancelled)."""
+    client = _mfannotweb()
+    with cassette(
+        kwargs["record_cassette"], kwargs["replay_cassette"], (os.environ["MFANNOTWEB_TOKEN"],)
+    ):
+        job = client.cancel(job_id)
+    click.echo(f"{job_id}\t{job.get('status', 'cancelled')}")
+
+
+# ---------------------------------------------------------------- codon optimisation
+
+
+def _codon(http_timeout: float = 60.0) -> codon.CodonClient:
+    url = env_url("CODON_API_URL", None, codon.SERVICE)
+    username = env_secret("CODON_USERNAME", codon.SERVICE)
+    password = env_secret("CODON_PASSWORD", codon.SERVICE)
+    return codon.CodonClient(
+        HttpClient(codon.SERVICE, url, read_timeout=http_timeout), username, password
+    )
+
+
+def _codon_secrets() -> tuple[str, ...]:
+    return tuple(os.environ.get(name, "") for name in ("CODON_USERNAME", "CODON_PASSWORD"))
+
+
+@cli.group("codon")
+def codon_group() -> None:
+    """Codon optimisation (CODON_API_URL, CODON_USERNAME, CODON_PASSWORD)."""
+
+
+@codon_group.command("optimise")
+@click.option("--name", required=True, help="Job name; also names the output files.")
+@click.option(
+    "--sequence",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="FASTA file with one coding sequence.",
+)
+@click.option(
+    "--components",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON list of {sequence, featureType}, one of them gene_of_interest.",
+)
+@click.option("--utr5", help="5' UTR sequence (with --sequence).")
+@click.option("--utr3", help="3' UTR sequence (with --sequence).")
+@click.option(
+    "--fitness",
+    "fitness",
+    multiple=True,
+    required=True,
+    help="NAME[:key=value,...], e.g. 'gc_content:min=35,max=60,weight=2' (repeatable).",
+)
+@outdir_option
+@run_options
+def codon_optimise(
+    name: str,
+    sequence: Path | None,
+    components: Path | None,
+    utr5: str | None,
+    utr3: str | None,
+    fitness: tuple[str, ...],
+    outdir: Path,
+    job_file: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Optimise a coding sequence; writes NAME.fasta, NAME.scores.tsv and NAME.json."""
+    specs = [codon.FitnessSpec.parse(text) for text in fitness]
+    client = _codon(kwargs["http_timeout"])
+    with remote_run(kwargs, secrets=_codon_secrets()) as run:
+        fitness_list = codon.resolve_fitness(specs, client.fitness())
+        payload = codon.build_payload(
+            name, fitness_list, sequence=sequence, components=components, utr5=utr5, utr3=utr3
+        )
+        jobfile = JobFile(job_file, codon.SERVICE, fingerprint(payload))
+        files = codon.optimise(
+            client, payload, outdir, jobfile=jobfile, waiter=run.waiter, progress=run.progress
+        )
+    for path in files:
+        click.echo(str(path))
+
+
+@codon_group.command("fitness")
+@cassette_options
+def codon_fitness(**kwargs: Any) -> None:
+    """List the fitness functions and their parameters."""
+    url = env_url("CODON_API_URL", None, codon.SERVICE)
+    client = codon.CodonClient(HttpClient(codon.SERVICE, url), "", "")
+    with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
+        functions = client.fitness()
+    for entry in functions:
+        params = ", ".join(
+            f"{p['name']} ({p.get('type')}{', required' if p.get('required') else ''})"
+            for p in entry.get("parameters", [])
+        )
+        click.echo(f"{entry['id']}\t{entry.get('name', '')}\t{params}")
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    sys.exit(cli.main(prog_name="remote-jobs", standalone_mode=True))

@@ -1,0 +1,298 @@
+"""Codon optimisation service: log in, submit a job with fitness functions, poll, write results.
+
+The login token lives 60 minutes; a 401 at any point (mid-poll included) logs in again once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import AuthError, InputError, RemoteJobError
+from .fasta import ACGTU, read_fasta
+from .files import staged
+from .http import HttpClient
+from .jobfile import JobFile
+from .polling import PollPolicy, Progress, Waiter
+
+SERVICE = "codon"
+POLL = PollPolicy(initial=5.0, maximum=30.0)
+RUNNING = frozenset({"pending", "processing", "running"})
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+GENE_OF_INTEREST = "gene_of_interest"
+
+
+class CodonClient:
+    """The service's endpoints; renews the bearer token on a 401, once per call."""
+
+    def __init__(self, http: HttpClient, username: str, password: str) -> None:
+        self.http = http
+        self._username = username
+        self._password = password
+        self._token: str | None = None
+
+    def login(self) -> None:
+        try:
+            # The API wants credentials as query parameters; our errors never print queries.
+            answer = self.http.json(
+                "POST", "/login", params={"username": self._username, "password": self._password}
+            )
+        except (AuthError, RemoteJobError) as exc:  # any refusal of the login is an auth failure
+            raise AuthError(SERVICE, f"login refused: {exc.message}", status=exc.status) from None
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not token:
+            raise AuthError(SERVICE, "login answered without a token")
+        self._token = str(token)
+
+    def _call(self, method: str, path: str, job: str | None = None, **kwargs: Any) -> Any:
+        if self._token is None:
+            self.login()
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self._token}"}
+            try:
+                return self.http.json(method, path, job=job, headers=headers, **kwargs)
+            except AuthError as exc:
+                if exc.status != 401 or attempt == 2:
+                    raise
+                self.login()  # the 60-minute token expired: renew it and try once more
+        raise AssertionError("unreachable")
+
+    def fitness(self) -> list[dict[str, Any]]:
+        return list(self.http.json("GET", "/fitness")["fitness_functions"])
+
+    def submit(self, payload: dict[str, Any]) -> str:
+        answer = self._call("POST", "/optimise", json=payload)  # not idempotent: never retried
+        return str(answer["jobid"])
+
+    def status(self, job_ids: list[str]) -> dict[str, str]:
+        answer = self._call("POST", "/optimise/status", json={"jobids": job_ids}, idempotent=True)
+        return {str(entry["jobid"]): str(entry["status"]) for entry in answer["results"]}
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        return dict(
+            self._call("POST", "/optimise/result", job_id, json={"jobid": job_id}, idempotent=True)
+        )
+
+
+@dataclass
+class FitnessSpec:
+    """One fitness function with its parameters, as written on the command line."""
+
+    name: str
+    params: dict[str, str]
+
+    @classmethod
+    def parse(cls, text: str) -> FitnessSpec:
+        """'gc_content:min=35,max=60,weight=2' -> name and raw parameter strings."""
+        name, _, rest = text.partition(":")
+        params: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise InputError(SERVICE, f"fitness '{text}': parameters look like key=value")
+            params[key.strip()] = value.strip()
+        if not name.strip():
+            raise InputError(SERVICE, f"fitness '{text}' has no name")
+        return cls(name.strip(), params)
+
+
+def resolve_fitness(
+    specs: list[FitnessSpec], available: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Check names, parameters and types against GET /fitness; returns the request's list."""
+    if not specs:
+        raise InputError(SERVICE, "give at least one --fitness")
+    by_id = {str(entry["id"]): entry for entry in available}
+    resolved = []
+    for spec in specs:
+        if spec.name not in by_id:
+            raise InputError(
+                SERVICE, f"unknown fitness '{spec.name}' (known: {', '.join(sorted(by_id))})"
+            )
+        declared = {str(p["name"]): p for p in by_id[spec.name].get("parameters", [])}
+        declared.setdefault("weight", {"name": "weight", "type": "number", "required": False})
+        entry: dict[str, Any] = {"name": spec.name}
+        for key, raw in spec.params.items():
+            if key not in declared:
+                raise InputError(
+                    SERVICE,
+                    f"fitness '{spec.name}' has no parameter '{key}'"
+                    f" (it takes: {', '.join(sorted(declared))})",
+                )
+            entry[key] = _typed(spec.name, key, raw, str(declared[key].get("type", "string")))
+        missing = [k for k, p in declared.items() if p.get("required") and k not in entry]
+        if missing:
+            raise InputError(SERVICE, f"fitness '{spec.name}' needs {', '.join(missing)}")
+        entry.setdefault("weight", 1.0)
+        resolved.append(entry)
+    return resolved
+
+
+def _typed(fitness: str, key: str, raw: str, kind: str) -> Any:
+    try:
+        if kind == "number":
+            return float(raw)
+        if kind == "integer":
+            return int(raw)
+        if kind == "boolean":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+    except ValueError:
+        raise InputError(SERVICE, f"fitness '{fitness}': {key}={raw} is not a {kind}") from None
+    return raw
+
+
+def _nucleotides(label: str, sequence: str) -> str:
+    letters = "".join(sequence.split()).upper()
+    bad = set(letters) - ACGTU
+    if not letters or bad:
+        why = "is empty" if not letters else f"has characters {''.join(sorted(bad))[:10]}"
+        raise InputError(SERVICE, f"{label} {why}; only A, C, G, T, U are allowed")
+    return letters
+
+
+def load_components(path: Path) -> list[dict[str, str]]:
+    """A JSON list of {sequence, featureType} with exactly one gene_of_interest."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(SERVICE, f"{path.name}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, list) or not data:
+        raise InputError(SERVICE, f"{path.name}: expected a non-empty JSON list of components")
+    components = []
+    for number, item in enumerate(data, start=1):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("sequence"), str)
+            or not isinstance(item.get("featureType"), str)
+            or not item["featureType"].strip()
+        ):
+            raise InputError(
+                SERVICE, f"{path.name}: component {number} needs a 'sequence' and a 'featureType'"
+            )
+        sequence = _nucleotides(f"component {number} ({item['featureType']})", item["sequence"])
+        components.append({"sequence": sequence, "featureType": item["featureType"].strip()})
+    genes = sum(1 for c in components if c["featureType"] == GENE_OF_INTEREST)
+    if genes != 1:
+        raise InputError(
+            SERVICE,
+            f"{path.name}: exactly one '{GENE_OF_INTEREST}' component needed, found {genes}",
+        )
+    return components
+
+
+def build_payload(
+    name: str,
+    fitness: list[dict[str, Any]],
+    *,
+    sequence: Path | None = None,
+    components: Path | None = None,
+    utr5: str | None = None,
+    utr3: str | None = None,
+) -> dict[str, Any]:
+    """The /optimise request body from a FASTA file or a component list."""
+    if not NAME.match(name):
+        raise InputError(SERVICE, f"name '{name}': use 1-100 letters, digits, '_', '.' or '-'")
+    if (sequence is None) == (components is None):
+        raise InputError(SERVICE, "give exactly one of --sequence and --components")
+    payload: dict[str, Any] = {"name": name, "fitness_list": fitness}
+    if components is not None:
+        if utr5 or utr3:
+            raise InputError(SERVICE, "UTRs are components too: put them in the component list")
+        payload["sequence"] = load_components(components)
+        return payload
+    assert sequence is not None
+    records = read_fasta(sequence, service=SERVICE, alphabet=ACGTU, keep_sequences=True)
+    if len(records) != 1:
+        raise InputError(
+            SERVICE, f"{sequence.name}: one coding sequence expected, found {len(records)}"
+        )
+    payload["sequence"] = records[0].sequence
+    if utr5:
+        payload["5_utr"] = _nucleotides("5' UTR", utr5)
+    if utr3:
+        payload["3_utr"] = _nucleotides("3' UTR", utr3)
+    return payload
+
+
+def optimise(
+    client: CodonClient,
+    payload: dict[str, Any],
+    outdir: Path,
+    *,
+    jobfile: JobFile,
+    waiter: Waiter,
+    progress: Progress,
+) -> list[Path]:
+    """Submit (or re-attach), wait, and write NAME.fasta, NAME.scores.tsv and NAME.json."""
+    name = str(payload["name"])
+    record = jobfile.get(name)
+    if record and record.get("id"):
+        job_id = str(record["id"])
+        progress.info(SERVICE, f"{name}: re-attached to job {job_id}")
+    else:
+        job_id = client.submit(payload)
+        jobfile.put(name, {"id": job_id})
+        progress.state(SERVICE, name, "submitted")
+
+    def finished() -> bool:
+        status = client.status([job_id]).get(job_id, "pending")
+        progress.state(SERVICE, name, status)
+        if status == "error":
+            words = "no message"
+            try:
+                answer = client.result(job_id)
+                words = str(answer.get("error") or answer.get("message") or words)
+            except (RemoteJobError, AuthError):
+                pass
+            raise RemoteJobError(SERVICE, f"job ended in error: {words}", job_id)
+        return status not in RUNNING
+
+    waiter.wait(SERVICE, POLL, finished, "optimisation still running", job_id)
+    result = client.result(job_id)
+    if str(result.get("status", "success")) != "success" or not result.get("results"):
+        raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
+    return write_outputs(result, name, outdir)
+
+
+def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]:
+    """The original first, then the optimised candidates: FASTA, a score table and the raw JSON."""
+    sequences = list(result["results"])
+    fitness_names: list[str] = []
+    for entry in sequences:
+        for item in entry.get("fitness_list", []):
+            if item["name"] not in fitness_names:
+                fitness_names.append(str(item["name"]))
+    fasta_lines: list[str] = []
+    rows = ["\t".join(["id", "type", "score", "motif_in_cds", "motif_in_utr", *fitness_names])]
+    rank = 0
+    for entry in sequences:
+        kind = str(entry.get("type", ""))
+        if kind == "original":
+            seq_id = f"{name}_original"
+        else:
+            rank += 1
+            kind = "optimised"  # the docs spell it "optimized" and "optimised"
+            seq_id = f"{name}_optimised_{rank}"
+        scores = {item["name"]: item.get("score") for item in entry.get("fitness_list", [])}
+        fasta_lines.append(f">{seq_id} type={kind} score={entry.get('score')}")
+        sequence = str(entry["sequence"])
+        fasta_lines.extend(sequence[i : i + 60] for i in range(0, len(sequence), 60))
+        cells = [
+            seq_id,
+            kind,
+            entry.get("score"),
+            entry.get("motif_in_cds"),
+            entry.get("motif_in_utr"),
+        ]
+        cells += [scores.get(fitness) for fitness in fitness_names]
+        rows.append("\t".join("" if cell is None else str(cell) for cell in cells))
+    with staged(outdir, last=f"{name}.json") as partial:
+        (partial / f"{name}.fasta").write_text("\n".join(fasta_lines) + "\n")
+        (partial / f"{name}.scores.tsv").write_text("\n".join(rows) + "\n")
+        (partial / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return [outdir / f"{name}{suffix}" for suffix in (".fasta", ".scores.tsv", ".json")]

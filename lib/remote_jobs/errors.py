@@ -1,0 +1,59 @@
+"""Errors that end a run: each carries the exit code documented in the README."""
+
+from __future__ import annotations
+
+
+class RemoteJobsError(Exception):
+    """An error that ends the run with a one-line message and a distinct exit code."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        job: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.service = service
+        self.job = job
+        self.message = " ".join(str(message).split())  # always one line
+        self.status = status  # HTTP status, when the error is the server's answer
+        self.code = code  # the server's machine-readable error code, if it sent one
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.service} job {self.job}" if self.job else self.service
+        return f"{where}: {self.message}"
+
+
+class InputError(RemoteJobsError):
+    """Bad input file, option or setting: nothing was sent."""
+
+    exit_code = 2
+
+
+class AuthError(RemoteJobsError):
+    """The service refused our credentials (401/403, wrong password, missing scope)."""
+
+    exit_code = 3
+
+
+class RemoteJobError(RemoteJobsError):
+    """The service answered, but refused the request or the job failed."""
+
+    exit_code = 4
+
+
+class NetworkError(RemoteJobsError):
+    """No usable answer: connection failures, time-outs, garbled responses."""
+
+    exit_code = 5
+
+
+class Interrupted(RemoteJobsError):
+    """SIGTERM or SIGINT: Galaxy deleted the job or the user pressed Ctrl-C."""
+
+    exit_code = 6

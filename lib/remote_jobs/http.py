@@ -1,0 +1,308 @@
+"""The one HTTP layer: time-outs, retries, readable errors and streaming transfers.
+
+Service modules call `HttpClient.request` and friends; nothing here knows any service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import AuthError, NetworkError, RemoteJobError, RemoteJobsError
+
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+RETRIES = 5
+BACKOFF = 0.5  # seconds; doubles with every retry
+MAX_RETRY_AFTER = 300.0  # never sleep longer than this on a server's Retry-After
+DOWNLOAD_ATTEMPTS = 3  # urllib3 cannot retry a body that breaks mid-stream; we restart it
+CHUNK = 1 << 20
+RETRY_STATUSES = (429, 502, 503, 504)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+USER_AGENT = f"remote-jobs/{__version__} (Galaxy remote job runner)"
+
+
+class _CappedRetry(Retry):
+    """urllib3's Retry, but a hostile or confused Retry-After cannot park us for hours."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+
+def redact_url(url: str) -> str:
+    """A URL without its query string: presigned links and logins carry secrets there."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a transport failure, without URLs (their queries may hold secrets)."""
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "the server did not answer in time (read time-out)"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "could not connect in time (connect time-out)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke during the transfer"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "too many failed attempts"
+    text = re.sub(r"https?://\S+|/\S*\?\S*", "<url>", str(exc))
+    for hint in (
+        "Connection refused",
+        "Connection reset",
+        "Name or service not known",
+        "timed out",
+    ):
+        if hint in text:
+            return hint.lower()
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def server_words(response: requests.Response) -> str:
+    """What the server said about an error, in its own words, on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text or ""
+        for pattern in (r"<Message>(.*?)</Message>", r"<title>(.*?)</title>", r"<h1>(.*?)</h1>"):
+            match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
+            if match:
+                return " ".join(match.group(1).split())
+        return " ".join(text.split())[:200] or response.reason or "no message"
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "error_msg"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value)[:300]
+    if isinstance(body, str):
+        return body
+    return json.dumps(body)[:300]
+
+
+class HttpClient:
+    """A requests session per service with time-outs and urllib3 retries.
+
+    Two sessions: calls that are safe to repeat are retried on connection errors,
+    429 and 502/503/504; other calls only when the connection was never made.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (CONNECT_TIMEOUT, read_timeout)
+        self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._safe = self._session(retries, retries, backoff)
+        self._unsafe = self._session(retries, 0, backoff)
+
+    def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
+        """`other` bounds retries after the request may have reached the server."""
+        retry = _CappedRetry(
+            total=connect + other,
+            connect=connect,
+            read=other,
+            status=other,
+            other=0,
+            allowed_methods=IDEMPOTENT_METHODS | {"POST"},
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        job: str | None = None,
+        idempotent: bool | None = None,
+        stream: bool = False,
+        read_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; an HTTP error status becomes the matching RemoteJobsError."""
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT_METHODS
+        session = self._safe if idempotent else self._unsafe
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
+        try:
+            response = session.request(
+                method, self.url(path), headers=headers, timeout=timeout, stream=stream, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise NetworkError(
+                self.service, f"{method} {redact_url(self.url(path))}: {_describe(exc)}", job
+            ) from None
+        if response.status_code >= 400:
+            raise self.error_for(response, job)
+        return response
+
+    def json(self, method: str, path: str, *, job: str | None = None, **kwargs: Any) -> Any:
+        """A request whose answer must be JSON."""
+        return self.parse_json(self.request(method, path, job=job, **kwargs), job)
+
+    def parse_json(self, response: requests.Response, job: str | None = None) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            words = server_words(response)
+            where = redact_url(response.url)
+            raise NetworkError(
+                self.service, f"expected JSON from {where}, got {kind}: {words}", job
+            ) from None
+
+    def error_for(self, response: requests.Response, job: str | None = None) -> RemoteJobsError:
+        status = response.status_code
+        code: str | None = None
+        try:
+            body = response.json()
+            if isinstance(body, dict) and isinstance(body.get("code"), str):
+                code = body["code"]
+        except ValueError:
+            pass
+        words = server_words(response)
+        where = redact_url(response.url or "")
+        message = f"HTTP {status}{' ' + code if code else ''} from {where}: {words}"
+        kind: type[RemoteJobsError]
+        if status in (401, 403):
+            kind = AuthError
+        elif status in RETRY_STATUSES or status >= 500:
+            kind = NetworkError
+        else:
+            kind = RemoteJobError
+        return kind(self.service, message, job, status=status, code=code)
+
+    def upload(self, url: str, path: Path | None, *, job: str | None = None) -> None:
+        """PUT a file (or an empty body) to a presigned link, streamed from disk."""
+        if path is None:
+            self.request("PUT", url, job=job, data=b"")
+            return
+        with open(path, "rb") as body:
+            self.request("PUT", url, job=job, data=body)
+
+    def download(
+        self,
+        path: str,
+        dest: Path,
+        *,
+        job: str | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Path:
+        """Stream a file to `dest`; it appears under its name only when complete and verified."""
+        part = dest.with_name(f".{dest.name}.part")
+        last_error: RemoteJobsError | None = None
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF * 2**attempt)
+            try:
+                with self.request("GET", path, job=job, stream=True, headers=headers or {}) as resp:
+                    digest = hashlib.sha256()
+                    written = 0
+                    with open(part, "wb") as out:
+                        for chunk in resp.iter_content(CHUNK):
+                            out.write(chunk)
+                            digest.update(chunk)
+                            written += len(chunk)
+                    announced = resp.headers.get("Content-Length")
+                    plain = not resp.headers.get("Content-Encoding")
+                    if announced and plain and written != int(announced):
+                        raise NetworkError(
+                            self.service,
+                            f"{dest.name}: got {written} of {announced} bytes",
+                            job,
+                        )
+                self._verify(dest.name, written, digest.hexdigest(), size, sha256, job)
+                os.replace(part, dest)
+                return dest
+            except requests.RequestException as exc:
+                last_error = NetworkError(
+                    self.service, f"downloading {dest.name}: {_describe(exc)}", job
+                )
+            except NetworkError as exc:
+                last_error = exc
+            finally:
+                part.unlink(missing_ok=True)
+        assert last_error is not None
+        raise last_error
+
+    def _verify(
+        self,
+        name: str,
+        written: int,
+        digest: str,
+        size: int | None,
+        sha256: str | None,
+        job: str | None,
+    ) -> None:
+        if size is not None and written != size:
+            raise RemoteJobError(
+                self.service, f"{name}: {written} bytes received, manifest says {size}", job
+            )
+        if sha256 is not None and digest != sha256.lower():
+            raise RemoteJobError(
+                self.service,
+                f"{name}: SHA-256 {digest} does not match the manifest ({sha256})",
+                job,
+            )
+
+
+def iter_sse(
+    response: requests.Response, service: str, job: str | None
+) -> Iterator[tuple[str, str]]:
+    """Server-Sent Events as (event, data); keep-alive comments come as ("keep-alive", "").
+
+    A stream that breaks mid-way raises NetworkError, so callers can fall back to polling.
+    """
+    event, data = "message", list[str]()
+    try:
+        for line in response.iter_lines(decode_unicode=True):
+            if not line:
+                if data:
+                    yield event, "\n".join(data)
+                event, data = "message", list[str]()
+            elif line.startswith(":"):
+                yield "keep-alive", ""
+            else:
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "event":
+                    event = value
+                elif field == "data":
+                    data.append(value)
+    except (requests.RequestException, OSError) as exc:
+        raise NetworkError(service, f"event stream broke: {_describe(exc)}", job) from None
+    if data:
+        yield event, "\n".join(data)

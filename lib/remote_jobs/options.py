@@ -1,0 +1,80 @@
+"""Options shared by several commands, defined once as decorators (planemo's layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+outdir_option = click.option(
+    "--outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the result files (created if missing).",
+)
+
+job_file_option = click.option(
+    "--job-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Remember the remote job here; running again with the same file re-attaches to it"
+    " instead of submitting anew. Readable by its owner only.",
+)
+
+polling_options = _compose(
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=86400.0,
+        show_default=True,
+        help="Give up after this many seconds in all.",
+    ),
+    click.option(
+        "--poll-interval",
+        type=click.FloatRange(min=0),
+        help="Poll at this fixed interval in seconds instead of the service's growing one"
+        " (for tests).",
+    ),
+    click.option(
+        "--http-timeout",
+        type=click.FloatRange(min=0.1),
+        default=60.0,
+        show_default=True,
+        help="Read time-out of each HTTP request, in seconds.",
+    ),
+)
+
+cassette_options = _compose(
+    click.option(
+        "--record-cassette",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Record every HTTP exchange of this run into a vcrpy cassette (secrets removed).",
+    ),
+    click.option(
+        "--replay-cassette",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Replay a recorded cassette: no network, no waiting; an unrecorded request fails.",
+    ),
+)
+
+run_options = _compose(job_file_option, polling_options, cassette_options)
+
+gencode_option = click.option(
+    "--gencode",
+    type=int,
+    required=True,
+    help="NCBI genetic code; checked against the server's list (mfannotweb gencodes).",
+)

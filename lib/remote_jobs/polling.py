@@ -1,0 +1,95 @@
+"""The one polling loop, and the progress lines users see on stderr."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import NetworkError
+
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to ask: start at `initial` seconds, grow by `factor` up to `maximum`."""
+
+    initial: float
+    maximum: float
+    factor: float = 1.5
+
+    def fixed(self, seconds: float) -> PollPolicy:
+        return PollPolicy(seconds, seconds, 1.0)
+
+
+class Waiter:
+    """Sleeps between polls with a growing interval, and enforces the overall --timeout."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float | None = None,
+    ) -> None:
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.deadline = None if timeout is None else clock() + timeout
+        self.timeout = timeout
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock()
+
+    def check_deadline(self, service: str, what: str, job: str | None = None) -> None:
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise NetworkError(service, f"gave up after --timeout {self.timeout:g} s: {what}", job)
+
+    def wait(
+        self,
+        service: str,
+        policy: PollPolicy,
+        done: Callable[[], bool],
+        what: str,
+        job: str | None = None,
+    ) -> None:
+        """Call `done` until it returns True, sleeping between calls."""
+        if self.poll_interval is not None:
+            policy = policy.fixed(self.poll_interval)
+        interval = policy.initial
+        while not done():
+            self.check_deadline(service, what, job)
+            remaining = self.remaining()
+            self.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
+            interval = min(interval * policy.factor, policy.maximum)
+
+
+class Progress:
+    """One stderr line per state change of a remote job, never one per poll."""
+
+    def __init__(self, emit: Emit, clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit = emit
+        self.clock = clock
+        self.started = clock()
+        self.states: dict[tuple[str, str], str] = {}
+
+    def elapsed(self) -> str:
+        seconds = int(self.clock() - self.started)
+        hours, rest = divmod(seconds, 3600)
+        stamp = f"{rest // 60:02d}:{rest % 60:02d}"
+        return f"{hours}:{stamp}" if hours else stamp
+
+    def state(self, service: str, name: str, state: str) -> None:
+        key = (service, name)
+        previous = self.states.get(key)
+        if previous == state:
+            return
+        self.states[key] = state
+        change = f"{previous} -> {state}" if previous else state
+        self.emit(f"{service} {name}: {change} ({self.elapsed()})")
+
+    def info(self, service: str, message: str) -> None:
+        self.emit(f"{service}: {message}")

@@ -1,0 +1,114 @@
+"""Shared fixtures: fake services on 127.0.0.1 and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bakta_service import FakeBakta
+from tests.fakes.codon_service import FakeCodon
+from tests.fakes.mfannotweb_service import FakeMfannotWeb
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA = ROOT / "test-data"
+CASSETTES = TEST_DATA / "cassettes"
+TOKEN = "mfw_SentinelToken_5f1c2e9a"
+USERNAME = "sentinel-user-7d41"
+PASSWORD = "sentinel-password-93ab"
+SECRETS = (TOKEN, USERNAME, PASSWORD)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> Result:
+    """Run `remote-jobs` as users do: a separate process, the environment as its only input."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
+    }
+    base["PYTHONPATH"] = str(ROOT / "lib")
+    done = subprocess.run(
+        [sys.executable, "-m", "remote_jobs", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def bakta_server() -> Iterator[FakeBakta]:
+    with FakeBakta() as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def mfannotweb_server() -> Iterator[FakeMfannotWeb]:
+    with FakeMfannotWeb(TOKEN) as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+def codon_server() -> Iterator[FakeCodon]:
+    with FakeCodon(USERNAME, PASSWORD) as server:
+        yield server  # type: ignore[misc]
+
+
+def bakta_env(server: FakeBakta) -> dict[str, str]:
+    return {"BAKTA_API_URL": server.base + "/api/v1"}
+
+
+def mfannotweb_env(server: FakeMfannotWeb) -> dict[str, str]:
+    return {"MFANNOTWEB_URL": server.base + "/api/v1", "MFANNOTWEB_TOKEN": TOKEN}
+
+
+def codon_env(server: FakeCodon) -> dict[str, str]:
+    return {"CODON_API_URL": server.base, "CODON_USERNAME": USERNAME, "CODON_PASSWORD": PASSWORD}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A run folder holding copies of the test inputs under the names the cassettes use."""
+    for name, source in {
+        "genome.fasta": "bakta_genome.fasta",
+        "plasmid.fasta": "bakta_plasmid.fasta",
+        "replicons.tsv": "bakta_replicons.tsv",
+        "training.tf": "bakta_prodigal.tf",
+        "mito.fasta": "mito_genome.fasta",
+        "cds.fasta": "codon_cds.fasta",
+        "components.json": "codon_components.json",
+    }.items():
+        if (TEST_DATA / source).exists():
+            shutil.copy(TEST_DATA / source, tmp_path / name)
+    return tmp_path
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def tree_text(folder: Path) -> str:
+    """Every file under `folder` as text (binary files decoded leniently), for secret checks."""
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file()
+    )

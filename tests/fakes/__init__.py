@@ -1,0 +1,1 @@
+"""Offline stand-ins for the remote services (fake servers and the files they return)."""

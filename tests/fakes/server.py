@@ -1,0 +1,176 @@
+"""A scripted HTTP service on 127.0.0.1, in a background thread, that logs every request.
+
+Subclasses implement `handle`. Tests can queue `faults` that answer matching requests
+before the service sees them (a 429, a 503, a hang, a reset connection...).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    # Stream the body in chunks without a Content-Length (SSE); else send it whole.
+    stream: bool = False
+    # Announce this Content-Length instead of the real one (to send a short body).
+    content_length: int | None = None
+    # Drop the connection after this many body bytes.
+    reset_after: int | None = None
+    # Sleep before answering (a hung server).
+    delay: float = 0.0
+
+
+def json_response(data: Any, status: int = 200, **headers: str) -> Response:
+    return Response(
+        status, json.dumps(data).encode(), {"Content-Type": "application/json", **headers}
+    )
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` requests matching method and path prefix with `response`."""
+
+    method: str
+    path: str
+    response: Response
+    times: int = 1
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.log: list[Request] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.RLock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- to override
+    def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    # -- plumbing
+    @property
+    def base(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                request = Request(self.command, parts.path, query, dict(self.headers), body)
+                with server.lock:
+                    server.log.append(request)
+                    response = server._fault_for(request)
+                if response is None:
+                    try:
+                        response = server.handle(request)
+                    except Exception as exc:  # a bug in a fake must show, not hang the client
+                        response = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                self._send(response)
+
+            def _send(self, response: Response) -> None:
+                if response.delay:
+                    time.sleep(response.delay)
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                if response.stream:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    chunks = [response.body] if isinstance(response.body, bytes) else response.body
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return
+                assert isinstance(response.body, bytes)
+                body = response.body
+                announced = (
+                    response.content_length if response.content_length is not None else len(body)
+                )
+                self.send_header("Content-Length", str(announced))
+                self.end_headers()
+                if response.reset_after is not None:
+                    self.wfile.write(body[: response.reset_after])
+                    self.wfile.flush()
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.wfile.write(body)
+                if announced != len(body):
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def _fault_for(self, request: Request) -> Response | None:
+        for fault in self.faults:
+            if (
+                fault.times > 0
+                and fault.method == request.method
+                and request.path.startswith(fault.path)
+            ):
+                fault.times -= 1
+                return fault.response
+        return None
+
+    def requests_to(self, method: str, path: str, prefix: bool = False) -> list[Request]:
+        """The logged requests to exactly `path` (or under it, with prefix=True)."""
+        return [
+            r
+            for r in self.log
+            if r.method == method and (r.path.startswith(path) if prefix else r.path == path)
+        ]
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

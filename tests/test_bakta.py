@@ -1,0 +1,282 @@
+"""The Bakta flow against the fake backend, which checks requests like the real one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from remote_jobs import bakta
+
+from tests.conftest import bakta_env, run_cli
+from tests.fakes.bakta_service import FakeBakta
+
+ALL_FILES = sorted(f"genome.{suffix}" for suffix in bakta.FORMATS)
+
+
+def annotate(server: FakeBakta, workdir: Path, *extra: str):
+    args = ["bakta", "annotate", "--outdir", str(workdir / "out"), "--poll-interval", "0", *extra]
+    return run_cli(args, bakta_env(server), cwd=workdir)
+
+
+def test_default_run_fetches_all_fourteen_files_with_bakta_cli_names(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    result = annotate(bakta_server, workdir, "genome.fasta")
+    assert result.returncode == 0, result.stderr
+    folder = workdir / "out" / "genome"
+    assert sorted(p.name for p in folder.iterdir()) == ALL_FILES
+    assert result.stdout.strip() == str(folder)
+    gff = (folder / "genome.gff3").read_text()
+    assert gff.startswith("##gff-version 3\n") and "\tCDS\t" in gff
+    assert (folder / "genome.gbff").read_text().startswith("LOCUS       contig_1")
+    assert (folder / "genome.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert json.loads((folder / "genome.json").read_text())["version"]["bakta"] == "1.9.4"
+    assert not list((workdir / "out").glob(".*"))  # no partial folder left behind
+    lines = result.stderr.strip().splitlines()
+    assert (
+        lines[0]
+        == "bakta: Bakta 1.9.4, database 5.1, backend 0.4.2 at " + bakta_server.base + "/api/v1"
+    )
+    assert lines[1:] == [
+        "bakta genome: submitted (00:00)",
+        "bakta genome: submitted -> INIT (00:00)",
+        "bakta genome: INIT -> RUNNING (00:00)",
+        "bakta genome: RUNNING -> SUCCESSFUL (00:00)",
+    ]  # one line per state change, none per poll (three RUNNING polls happened)
+
+
+def test_start_request_follows_what_the_backend_requires(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    result = annotate(bakta_server, workdir, "genome.fasta")
+    assert result.returncode == 0, result.stderr
+    start = bakta_server.requests_to("POST", "/api/v1/job/start")[0].json()
+    assert start["config"] == {
+        "translationTable": 11, "completeGenome": False, "compliant": False, "keepContigHeaders": False,
+        "minContigLength": 1, "dermType": "UNKNOWN", "hasReplicons": False, "prodigalTrainingFile": None,
+        "genus": None, "species": None, "strain": None, "plasmid": None, "locus": None, "locusTag": None,
+    }  # fmt: skip
+    puts = bakta_server.requests_to("PUT", "/bakta-web/jobs/", prefix=True)
+    assert [len(p.body) > 0 for p in puts] == [
+        True,
+        False,
+        False,
+    ]  # all three links, empty when unused
+    assert bakta_server.requests_to("POST", "/api/v1/job/init")[0].json() == {
+        "name": "genome",
+        "repliconTableType": "TSV",
+    }
+
+
+def test_every_option_reaches_the_start_request(bakta_server: FakeBakta, workdir: Path) -> None:
+    result = annotate(
+        bakta_server, workdir, "genome.fasta", "--translation-table", "4", "--complete", "--compliant",
+        "--keep-contig-headers", "--min-contig-length", "200", "--derm-type", "monoderm", "--genus", "Bacillus",
+        "--species", "subtilis", "--strain", "168", "--plasmid", "pBS1", "--locus", "BSU", "--locus-tag", "BSU168",
+        "--replicons", "replicons.tsv", "--prodigal-tf", "training.tf", "--format", "gff3", "--format", "inference.tsv",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = bakta_server.requests_to("POST", "/api/v1/job/start")[0].json()["config"]
+    assert config == {
+        "translationTable": 4, "completeGenome": True, "compliant": True, "keepContigHeaders": True,
+        "minContigLength": 200, "dermType": "MONODERM", "hasReplicons": True, "prodigalTrainingFile": "training.tf",
+        "genus": "Bacillus", "species": "subtilis", "strain": "168", "plasmid": "pBS1", "locus": "BSU", "locusTag": "BSU168",
+    }  # fmt: skip
+    puts = bakta_server.requests_to("PUT", "/bakta-web/jobs/", prefix=True)
+    assert [p.body for p in puts[1:]] == [
+        (workdir / "training.tf").read_bytes(),
+        (workdir / "replicons.tsv").read_bytes(),
+    ]
+    assert sorted(p.name for p in (workdir / "out" / "genome").iterdir()) == [
+        "genome.gff3",
+        "genome.inference.tsv",
+    ]
+
+
+def test_batch_polls_all_jobs_with_one_list_request_per_round(workdir: Path) -> None:
+    server = FakeBakta(scripts={
+        "genome": ["INIT", "RUNNING", "RUNNING", "RUNNING", "RUNNING", "SUCCESSFUL"],
+        "plasmid": ["INIT", "SUCCESSFUL"],
+        "third": ["INIT", "RUNNING", "RUNNING", "SUCCESSFUL"],
+    })  # fmt: skip
+    (workdir / "third.fasta").write_bytes((workdir / "plasmid.fasta").read_bytes())
+    with server:
+        result = annotate(
+            server, workdir, "genome.fasta", "plasmid.fasta", "third.fasta", "--format", "gff3"
+        )
+        assert result.returncode == 0, result.stderr
+        rounds = [
+            [job["jobID"] for job in r.json()["jobs"]]
+            for r in server.requests_to("POST", "/api/v1/job/list")
+        ]
+    ids = {job.name: job.id for job in server.jobs.values()}
+    assert len(rounds) == 6  # the slowest job needs six rounds: one request each, for all jobs
+    assert rounds[0] == [ids["genome"], ids["plasmid"], ids["third"]]
+    assert rounds[2] == [
+        ids["genome"],
+        ids["third"],
+    ]  # plasmid finished in round 2 and left the list
+    assert rounds[4] == [ids["genome"]]
+    results = [r.json()["jobID"] for r in server.requests_to("POST", "/api/v1/job/result")]
+    assert results == [ids["plasmid"], ids["third"], ids["genome"]]  # fetched as each finished
+    for name in ("genome", "plasmid", "third"):
+        assert (workdir / "out" / name / f"{name}.gff3").read_text().startswith("##gff-version 3")
+
+
+def test_resume_reattaches_and_submits_nothing_new(workdir: Path) -> None:
+    server = FakeBakta(script=["INIT"] + ["RUNNING"] * 10_000)
+    with server:
+        first = annotate(
+            server, workdir, "genome.fasta", "--job-file", "job.json", "--timeout", "1"
+        )
+        assert first.returncode == 5
+        assert "gave up after --timeout 1 s" in first.stderr
+        job_file = workdir / "job.json"
+        assert job_file.stat().st_mode & 0o777 == 0o600
+        record = json.loads(job_file.read_text())["jobs"]["genome"]
+        job = server.jobs[record["id"]]
+        assert record["secret"] == job.secret and record["started"] is True
+        job.script = ["RUNNING", "SUCCESSFUL"]
+        second = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
+        assert second.returncode == 0, second.stderr
+        assert f"genome: re-attached to job {job.id}" in second.stderr
+        assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
+        assert len(server.requests_to("POST", "/api/v1/job/start")) == 1
+        assert job.secret not in first.stderr + second.stderr + first.stdout + second.stdout
+        other = annotate(server, workdir, "plasmid.fasta", "--job-file", "job.json")
+        assert other.returncode == 2 and "belongs to another run" in other.stderr
+
+
+def test_error_job_reports_the_last_log_line(workdir: Path) -> None:
+    server = FakeBakta(script=["INIT", "RUNNING", "ERROR"])
+    server.error_log = "Error: contig_2 is shorter than 1 nt"
+    with server:
+        result = annotate(server, workdir, "genome.fasta")
+    job_id = next(iter(server.jobs))
+    assert result.returncode == 4
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"error: bakta job {job_id}: job ended in ERROR: Error: contig_2 is shorter than 1 nt"
+    )
+    assert not (workdir / "out" / "genome").exists()
+
+
+def test_failed_jobs_not_found_and_unauthorized(bakta_server: FakeBakta, workdir: Path) -> None:
+    bakta_server.script = ["INIT"] + ["RUNNING"] * 100
+    first = annotate(
+        bakta_server, workdir, "genome.fasta", "--job-file", "job.json", "--timeout", "1"
+    )
+    assert first.returncode == 5
+    document = json.loads((workdir / "job.json").read_text())
+    job_id = document["jobs"]["genome"]["id"]
+    document["jobs"]["genome"]["secret"] = "x" * 32
+    (workdir / "job.json").write_text(json.dumps(document))
+    wrong = annotate(bakta_server, workdir, "genome.fasta", "--job-file", "job.json")
+    assert wrong.returncode == 3
+    assert f"error: bakta job {job_id}: the service reports the job as UNAUTHORIZED" in wrong.stderr
+    del bakta_server.jobs[job_id]
+    gone = annotate(bakta_server, workdir, "genome.fasta", "--job-file", "job.json")
+    assert gone.returncode == 4
+    assert f"error: bakta job {job_id}: the service reports the job as NOT_FOUND" in gone.stderr
+
+
+def test_one_failure_in_a_batch_still_delivers_the_others(workdir: Path) -> None:
+    server = FakeBakta(
+        scripts={"genome": ["INIT", "ERROR"], "plasmid": ["INIT", "RUNNING", "SUCCESSFUL"]}
+    )
+    with server:
+        result = annotate(server, workdir, "genome.fasta", "plasmid.fasta", "--format", "tsv")
+    assert result.returncode == 4
+    assert (workdir / "out" / "plasmid" / "plasmid.tsv").exists()
+    assert not (workdir / "out" / "genome").exists()
+    assert (
+        "bakta job" in result.stderr.splitlines()[-1] and "ERROR" in result.stderr.splitlines()[-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "genome.fasta: empty file, no FASTA sequence found"),
+        ("hello world\n", "genome.fasta, line 1: not FASTA: the first line must be a '>' header"),
+        (">c1\nACGT\n>c1\nACGT\n", "genome.fasta, line 3: duplicate sequence id 'c1'"),
+        (
+            ">prot\nMSKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTTGKLPVPWPTLVTTF\n",
+            "'prot' looks like protein; nucleotides are needed",
+        ),
+        (">c1\nACGT12\n", "characters '12' are not allowed"),
+        (">c1\n\n>c2\nACGT\n", "sequence 'c1' is empty"),
+    ],
+)
+def test_bad_genomes_are_refused_before_any_request(
+    bakta_server: FakeBakta, workdir: Path, content: str, message: str
+) -> None:
+    (workdir / "genome.fasta").write_text(content)
+    result = annotate(bakta_server, workdir, "genome.fasta")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: bakta: {message}" or message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert bakta_server.log == []
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("chromosome_1\tc1\tchromosome\tcircular\n", "4 columns, expected 5"),
+        ("nope\tc1\tchromosome\tcircular\tchr\n", "no sequence 'nope' in the genome"),
+        (
+            "chromosome_1\tc1\tgenome\tcircular\tchr\n",
+            "type 'genome' is not chromosome/plasmid/contig",
+        ),
+        ("chromosome_1\tc1\tc\tround\tchr\n", "topology 'round' is not circular/linear"),
+        ("", "is empty"),
+    ],
+)
+def test_bad_replicon_tables_are_refused(
+    bakta_server: FakeBakta, workdir: Path, table: str, message: str
+) -> None:
+    (workdir / "replicons.tsv").write_text(table)
+    result = annotate(bakta_server, workdir, "genome.fasta", "--replicons", "replicons.tsv")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert bakta_server.log == []
+
+
+def test_csv_replicon_table_is_detected(bakta_server: FakeBakta, workdir: Path) -> None:
+    (workdir / "replicons.csv").write_text("chromosome_1,chr1,c,c,chr1\nplasmid_1,p1,p,c,p1\n")
+    result = annotate(
+        bakta_server, workdir, "genome.fasta", "--replicons", "replicons.csv", "--format", "txt"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        bakta_server.requests_to("POST", "/api/v1/job/init")[0].json()["repliconTableType"] == "CSV"
+    )
+
+
+def test_unknown_result_keys_are_kept_under_their_key(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    original = bakta_server.results_for
+    bakta_server.results_for = lambda job: {**original(job), "GFF3Extended": b"##gff-version 3\n"}  # type: ignore[method-assign]
+    import tests.fakes.bakta_service as service
+
+    service.SUFFIX["GFF3Extended"] = "GFF3Extended"
+    try:
+        result = annotate(bakta_server, workdir, "genome.fasta")
+    finally:
+        del service.SUFFIX["GFF3Extended"]
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "out" / "genome" / "genome.GFF3Extended").read_text() == "##gff-version 3\n"
+
+
+def test_version_command(bakta_server: FakeBakta) -> None:
+    result = run_cli(["bakta", "version"], bakta_env(bakta_server))
+    assert result.returncode == 0
+    assert result.stdout == "toolVersion\t1.9.4\ndbVersion\t5.1\nbackendVersion\t0.4.2\n"
+
+
+def test_existing_results_are_not_overwritten(bakta_server: FakeBakta, workdir: Path) -> None:
+    (workdir / "out" / "genome").mkdir(parents=True)
+    result = annotate(bakta_server, workdir, "genome.fasta")
+    assert result.returncode == 2 and "already exists" in result.stderr

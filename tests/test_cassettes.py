@@ -1,0 +1,74 @@
+"""The committed cassettes: free of secrets, and replayable by the current code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CASSETTES, TEST_DATA, run_cli
+from tests.fakes import record
+
+ALL = sorted(CASSETTES.glob("*.yaml"))
+RECORDING_SECRETS = (record.MFANNOTWEB_TOKEN, record.CODON_USERNAME, record.CODON_PASSWORD)
+REPLAY_ENV = {
+    "MFANNOTWEB_TOKEN": "mfw_replay-token",
+    "CODON_API_URL": record.CODON_HOST,
+    "CODON_USERNAME": "replay-user",
+    "CODON_PASSWORD": "replay-password",
+}
+
+
+def test_every_scenario_has_a_cassette() -> None:
+    assert sorted(f"{s.name}.yaml" for s in record.SCENARIOS) == [p.name for p in ALL]
+
+
+@pytest.mark.parametrize("cassette", ALL, ids=[p.stem for p in ALL])
+def test_cassettes_hold_no_secret_and_no_local_address(cassette: Path) -> None:
+    text = cassette.read_text()
+    for secret in RECORDING_SECRETS:
+        assert secret not in text
+    assert "127.0.0.1" not in text and "localhost" not in text
+    assert "Bearer mfw_" not in text
+    if cassette.name.startswith("bakta_") and cassette.name != "bakta_version.yaml":
+        assert '"secret": "REDACTED"' in text  # Bakta's per-job secret never lands in a file
+
+
+@pytest.mark.parametrize("scenario", record.SCENARIOS, ids=[s.name for s in record.SCENARIOS])
+def test_cassettes_replay_with_no_network(scenario: record.Scenario, tmp_path: Path) -> None:
+    for name, source in scenario.inputs.items():
+        shutil.copy(TEST_DATA / source, tmp_path / name)
+    cassette = CASSETTES / f"{scenario.name}.yaml"
+    result = run_cli([*scenario.args, "--replay-cassette", str(cassette)], REPLAY_ENV, cwd=tmp_path)
+    assert result.returncode == scenario.expect_rc, result.stderr
+    if scenario.expect_rc == 0 and "out" in scenario.args:
+        written = [Path(line) for line in result.stdout.split()]
+        assert written and all((tmp_path / path).exists() for path in written)
+    for secret in REPLAY_ENV.values():
+        assert secret == record.CODON_HOST or secret not in result.stdout + result.stderr
+
+
+def test_replay_refuses_a_request_that_was_not_recorded(tmp_path: Path) -> None:
+    shutil.copy(TEST_DATA / "bakta_genome.fasta", tmp_path / "genome.fasta")
+    cassette = CASSETTES / "bakta_default.yaml"
+    result = run_cli(
+        [
+            "bakta",
+            "annotate",
+            "genome.fasta",
+            "--outdir",
+            "out",
+            "--genus",
+            "Listeria",
+            "--replay-cassette",
+            str(cassette),
+        ],
+        REPLAY_ENV,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: replay: POST https://api.bakta.computational.bio/api/v1/job/start is not in cassette {cassette.name} (or was already played)"
+    )
+    assert not (tmp_path / "out" / "genome").exists()
