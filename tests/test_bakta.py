@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from remote_jobs import bakta
 
+from remote_jobs import bakta
 from tests.conftest import bakta_env, run_cli
 from tests.fakes.bakta_service import FakeBakta
 

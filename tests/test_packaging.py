@@ -1,0 +1,65 @@
+"""The suite's packaging stays consistent: pins, versions, tool ids and Tool Shed contents."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import yaml
+
+import remote_jobs
+from tests.conftest import ROOT
+
+TOOLS = sorted((ROOT / "tools").glob("*.xml"))
+MACROS = ET.parse(ROOT / "macros.xml").getroot()
+
+
+def test_macros_pin_the_same_runtime_requirements_as_requirements_txt() -> None:
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    galaxy = {r.text: r.get("version") for r in MACROS.iter("requirement") if r.text != "python"}
+    assert galaxy == pins
+
+
+def test_tool_version_token_is_the_runner_version() -> None:
+    tokens = {t.get("name"): t.text for t in MACROS.iter("token")}
+    assert tokens["@TOOL_VERSION@"] == remote_jobs.__version__
+
+
+def test_tools_share_a_prefix_import_the_macros_and_replay_only_named_cassettes() -> None:
+    assert [p.stem for p in TOOLS] == [
+        "remote_bakta",
+        "remote_codon_optimisation",
+        "remote_mfannot",
+        "remote_rnaweasel",
+    ]
+    for path in TOOLS:
+        tool = ET.parse(path).getroot()
+        assert re.fullmatch(r"remote_[a-z0-9_]+", tool.get("id", ""))
+        assert tool.get("id") == path.stem
+        assert [i.text for i in tool.iter("import")] == ["../macros.xml"]
+        assert 'detect_errors="exit_code"' in path.read_text()
+
+
+def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository() -> None:
+    shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
+    for path in TOOLS:
+        repo = shed["repositories"][path.stem]
+        includes = repo["include"]
+        assert f"tools/{path.name}" in includes and "macros.xml" in includes
+        named = re.findall(r'name="test_cassette" value="([^"]+)"', path.read_text())
+        assert named
+        for cassette in named:
+            assert (ROOT / "test-data" / "cassettes" / cassette).is_file()
+            assert any(
+                Path(f"test-data/cassettes/{cassette}").match(pattern) for pattern in includes
+            )
+
+
+def test_test_data_stays_small() -> None:
+    total = sum(p.stat().st_size for p in (ROOT / "test-data").rglob("*") if p.is_file())
+    assert total < 1_000_000
