@@ -42,6 +42,8 @@ class Response:
     reset_after: int | None = None
     # Sleep before answering (a hung server).
     delay: float = 0.0
+    # Close the connection without answering at all.
+    drop: bool = False
 
 
 def json_response(data: Any, status: int = 200, **headers: str) -> Response:
@@ -58,6 +60,8 @@ class Fault:
     path: str
     response: Response
     times: int = 1
+    # Let the service handle the request first (it takes effect), then answer with `response`.
+    after_handling: bool = False
 
 
 class FakeServer:
@@ -95,17 +99,24 @@ class FakeServer:
                 request = Request(self.command, parts.path, query, dict(self.headers), body)
                 with server.lock:
                     server.log.append(request)
-                    response = server._fault_for(request)
-                if response is None:
+                    fault = server._fault_for(request)
+                response = None if fault is None else fault.response
+                if fault is None or fault.after_handling:
                     try:
-                        response = server.handle(request)
+                        handled = server.handle(request)
                     except Exception as exc:  # a bug in a fake must show, not hang the client
-                        response = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                        handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                    response = response or handled
+                assert response is not None
                 self._send(response)
 
             def _send(self, response: Response) -> None:
                 if response.delay:
                     time.sleep(response.delay)
+                if response.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
@@ -150,7 +161,7 @@ class FakeServer:
             self._httpd.shutdown()
             self._httpd.server_close()
 
-    def _fault_for(self, request: Request) -> Response | None:
+    def _fault_for(self, request: Request) -> Fault | None:
         for fault in self.faults:
             if (
                 fault.times > 0
@@ -158,7 +169,7 @@ class FakeServer:
                 and request.path.startswith(fault.path)
             ):
                 fault.times -= 1
-                return fault.response
+                return fault
         return None
 
     def requests_to(self, method: str, path: str, prefix: bool = False) -> list[Request]:
