@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -49,23 +50,23 @@ def redact_url(url: str) -> str:
 
 def _describe(exc: BaseException) -> str:
     """A short reason for a transport failure, without URLs (their queries may hold secrets)."""
-    if isinstance(exc, requests.exceptions.ReadTimeout):
+    # After urllib3's retries, requests wraps the last failure: look at that one.
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         return "the server did not answer in time (read time-out)"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+        reason, ConnectTimeoutError
+    ):
         return "could not connect in time (connect time-out)"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the connection broke during the transfer"
-    if isinstance(exc, requests.exceptions.RetryError):
-        return "too many failed attempts"
     text = re.sub(r"https?://\S+|/\S*\?\S*", "<url>", str(exc))
-    for hint in (
-        "Connection refused",
-        "Connection reset",
-        "Name or service not known",
-        "timed out",
-    ):
+    for hint in ("Connection refused", "Connection reset", "Name or service not known"):
         if hint in text:
             return hint.lower()
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "too many failed attempts"
     return f"{type(exc).__name__}: {text[:200]}"
 
 

@@ -1,0 +1,55 @@
+"""After the Galaxy tool tests: no test credential in a command line, a log or an output.
+
+Usage: python scripts/check_secrets.py PLANEMO_REPORT.json GALAXY_DATA_DIR
+
+The secrets are the values the tools' tests give in <credentials>. Galaxy's own job scripts
+(which hold them by Galaxy's design) are not ours and are not searched.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_secrets() -> set[str]:
+    values: set[str] = set()
+    for path in [*(REPO / "tools").glob("*.xml"), REPO / "macros.xml"]:
+        for credentials in ET.parse(path).getroot().iter("credentials"):
+            values.update(s.get("value", "") for s in credentials.iter("secret"))
+    return {v for v in values if v}
+
+
+def main(report: Path, data_dir: Path) -> int:
+    secrets = test_secrets()
+    if not secrets:
+        print("check_secrets: no test credentials found in tools/ and macros.xml")
+        return 1
+    found: list[str] = []
+    tests = json.loads(report.read_text())["tests"]
+    for test in tests:
+        job = test["data"].get("job") or {}
+        for field in ("command_line", "stdout", "stderr", "tool_stdout", "tool_stderr"):
+            text = str(job.get(field) or "")
+            found += [f"{test['id']} {field}" for s in secrets if s in text]
+    outputs = data_dir / "objects"
+    files = [p for p in outputs.rglob("*") if p.is_file()] if outputs.exists() else []
+    for path in files:
+        data = path.read_bytes()
+        found += [str(path) for s in secrets if s.encode() in data]
+    if found:
+        print("check_secrets: test credentials leaked into: " + ", ".join(sorted(set(found))))
+        return 1
+    print(
+        f"check_secrets: {len(secrets)} test secrets in none of {len(tests)} tests' command lines"
+        f" and logs, nor in {len(files)} Galaxy dataset files"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

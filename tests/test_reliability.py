@@ -1,0 +1,587 @@
+"""Fault injection: the real `remote-jobs` command against scripted local services.
+
+Each scenario checks the exit code, the message, what the server saw, and the files left.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, TOKEN, bakta_env, codon_env, mfannotweb_env, run_cli
+from tests.fakes.bakta_service import FakeBakta
+from tests.fakes.codon_service import FakeCodon
+from tests.fakes.mfannotweb_service import FakeMfannotWeb
+from tests.fakes.server import Fault, Response, json_response
+
+LIST = "/api/v1/job/list"
+
+
+def annotate(server: FakeBakta, workdir: Path, *extra: str):
+    args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0", *extra]
+    return run_cli(args, bakta_env(server), cwd=workdir)
+
+
+def only_complete_results(workdir: Path) -> list[str]:
+    """What a user finds in out/: hidden partial folders would be a bug too."""
+    out = workdir / "out"
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*")) if out.exists() else []
+
+
+# ---------------------------------------------------------------- rate limits and outages
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_429_with_retry_after_is_honoured(
+    bakta_server: FakeBakta, workdir: Path, form: str
+) -> None:
+    later = email.utils.format_datetime(
+        datetime.now(timezone.utc) + timedelta(seconds=1), usegmt=True
+    )
+    retry_after = "1" if form == "seconds" else later
+    too_many = json_response("Too many requests", 429, **{"Retry-After": retry_after})
+    bakta_server.faults.append(Fault("POST", LIST, too_many, times=2))
+    result = annotate(bakta_server, workdir, "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    lists = bakta_server.requests_to("POST", LIST)
+    assert len(lists) == 2 + 5  # two refused, then the five rounds the job needs
+    assert only_complete_results(workdir) == ["genome", "genome/genome.gff3"]
+
+
+def test_a_burst_of_502_503_504_is_ridden_out(bakta_server: FakeBakta, workdir: Path) -> None:
+    for status in (502, 503, 504):
+        bakta_server.faults.append(
+            Fault("POST", LIST, Response(status, b"<html><title>Bad gateway</title></html>"))
+        )
+    result = annotate(bakta_server, workdir, "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert len(bakta_server.requests_to("POST", LIST)) == 3 + 5
+
+
+def test_an_outage_that_lasts_ends_with_the_network_exit_code(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.faults.append(
+        Fault(
+            "POST",
+            LIST,
+            Response(503, b"<html><head><title>503 Service Unavailable</title></head></html>"),
+            times=100,
+        )
+    )
+    result = annotate(bakta_server, workdir)
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: bakta: HTTP 503 from {bakta_server.base}/api/v1/job/list: 503 Service Unavailable"
+    )
+    assert len(bakta_server.requests_to("POST", LIST)) == 6  # one try and five retries, no storm
+    assert only_complete_results(workdir) == []
+
+
+def test_a_hung_server_is_left_after_the_read_timeout(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.faults.append(
+        Fault("GET", "/api/v1/version", Response(200, b"{}", delay=30), times=100)
+    )
+    result = annotate(bakta_server, workdir, "--http-timeout", "0.3")
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: bakta: GET {bakta_server.base}/api/v1/version: the server did not answer in time (read time-out)"
+    )
+    assert len(bakta_server.requests_to("GET", "/api/v1/version")) == 6
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        (
+            b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+            "text/html",
+            "text/html: 502 Bad Gateway",
+        ),
+        (b'{"jobs": [', "application/json", 'application/json: {"jobs": ['),
+    ],
+)
+def test_html_or_broken_json_where_json_was_expected(
+    bakta_server: FakeBakta, workdir: Path, body: bytes, content_type: str, words: str
+) -> None:
+    bakta_server.faults.append(
+        Fault("POST", LIST, Response(200, body, {"Content-Type": content_type}))
+    )
+    result = annotate(bakta_server, workdir)
+    assert result.returncode == 5
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: bakta: expected JSON from {bakta_server.base}/api/v1/job/list, got "
+    )
+    assert last.endswith(words)
+
+
+# ---------------------------------------------------------------- transfers
+
+
+def test_a_download_reset_midway_is_fetched_again_whole(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.faults.append(
+        Fault("GET", "/bakta-web/jobs/", Response(200, b"##gff-version 3\n" * 500, reset_after=100))
+    )
+    result = annotate(bakta_server, workdir, "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    job = next(iter(bakta_server.jobs.values()))
+    assert (workdir / "out" / "genome" / "genome.gff3").read_bytes() == job.results["GFF3"]
+    assert only_complete_results(workdir) == ["genome", "genome/genome.gff3"]
+
+
+def test_a_body_shorter_than_its_length_never_looks_finished(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    short = Response(200, b"##gff-version 3\n", content_length=5000)
+    bakta_server.faults.append(Fault("GET", "/bakta-web/jobs/", short, times=3))
+    result = annotate(bakta_server, workdir, "--format", "gff3")
+    assert result.returncode == 5
+    assert "genome.gff3" in result.stderr.splitlines()[-1]
+    assert len(bakta_server.requests_to("GET", "/bakta-web/jobs/", prefix=True)) == 3
+    assert only_complete_results(workdir) == []
+
+
+def test_an_expired_upload_link_fails_with_the_storage_services_words(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    expired = Response(
+        403,
+        b"<?xml version='1.0'?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        {"Content-Type": "application/xml"},
+    )
+    bakta_server.faults.append(Fault("PUT", "/bakta-web/jobs/", expired))
+    result = annotate(bakta_server, workdir)
+    job = next(iter(bakta_server.jobs.values()))
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1].endswith("fastadata.fasta: Request has expired")
+    assert f"bakta job {job.id}" in result.stderr
+    assert "X-Amz-Signature" not in result.stderr  # the presigned query is never shown
+    assert not bakta_server.requests_to("POST", "/api/v1/job/start")
+
+
+def _mfannot(server: FakeMfannotWeb, workdir: Path, *extra: str):
+    args = [
+        "mfannot",
+        "annotate",
+        "mito.fasta",
+        "--gencode",
+        "4",
+        "--outdir",
+        "out",
+        "--poll-interval",
+        "0",
+        *extra,
+    ]
+    return run_cli(args, mfannotweb_env(server), cwd=workdir)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mfannot.out", b"\0" * (50 << 20))
+    bomb = buffer.getvalue()
+    original = mfannotweb_server.handle
+
+    def handle(request):
+        if request.path.endswith("/download"):
+            return Response(200, bomb, {"Content-Type": "application/zip"})
+        if (
+            request.path.endswith("/results")
+            and next(iter(mfannotweb_server.jobs.values())).status == "done"
+        ):
+            return json_response(
+                {"files": [{"name": "mfannot.out", "size_bytes": 50 << 20, "sha256": "0" * 64}]}
+            )
+        return original(request)
+
+    mfannotweb_server.handle = handle  # type: ignore[method-assign]
+    result = _mfannot(mfannotweb_server, workdir)
+    assert result.returncode == 4
+    assert "result archive refused: mfannot.out compresses" in result.stderr
+    assert only_complete_results(workdir) == []
+
+
+# ---------------------------------------------------------------- remote job outcomes
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled", "expired"])
+def test_mfannotweb_terminal_failures(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, status: str
+) -> None:
+    mfannotweb_server.script = ["queued", "running", status]
+    mfannotweb_server.fail_with = None
+    original = mfannotweb_server._submit
+
+    def submit(request):
+        response = original(request)
+        for job in mfannotweb_server.jobs.values():
+            job.script = ["queued", "running", status]
+            job.error_msg = f"job was {status} by the server"
+        return response
+
+    mfannotweb_server._submit = submit  # type: ignore[method-assign]
+    result = _mfannot(mfannotweb_server, workdir)
+    job_id = next(iter(mfannotweb_server.jobs))
+    assert result.returncode == 4
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"error: mfannotweb job {job_id}: job ended {status}: job was {status} by the server"
+    )
+    assert only_complete_results(workdir) == []
+
+
+def test_archive_missing_after_the_ttl(mfannotweb_server: FakeMfannotWeb, workdir: Path) -> None:
+    gone = json_response({"detail": "archive purged after 7 days", "code": "archive_missing"}, 404)
+    mfannotweb_server.faults.append(Fault("GET", "/api/v1/jobs/", gone, times=0))
+    original = mfannotweb_server.handle
+
+    def handle(request):
+        if request.path.endswith("/download"):
+            return gone
+        return original(request)
+
+    mfannotweb_server.handle = handle  # type: ignore[method-assign]
+    result = _mfannot(mfannotweb_server, workdir)
+    assert result.returncode == 4
+    assert (
+        "HTTP 404 archive_missing" in result.stderr
+        and "archive purged after 7 days" in result.stderr
+    )
+    assert only_complete_results(workdir) == []
+
+
+def test_archive_not_ready_is_waited_for(mfannotweb_server: FakeMfannotWeb, workdir: Path) -> None:
+    not_ready = json_response({"detail": "job is finishing", "code": "archive_not_ready"}, 409)
+    original = mfannotweb_server.handle
+    refusals = []
+
+    def handle(request):
+        if request.path.endswith("/results") and len(refusals) < 2:
+            refusals.append(request)
+            return not_ready
+        return original(request)
+
+    mfannotweb_server.handle = handle  # type: ignore[method-assign]
+    result = _mfannot(mfannotweb_server, workdir)
+    assert result.returncode == 0, result.stderr
+    assert len(refusals) == 2
+    assert "results.zip" in only_complete_results(workdir)
+
+
+def test_waiting_for_a_slot_is_bounded_by_the_timeout(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    mfannotweb_server.in_flight_limit = 0
+    result = _mfannot(mfannotweb_server, workdir, "--timeout", "2")
+    assert result.returncode == 5
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: mfannotweb: gave up after --timeout 2 s: no free job slot"
+    )
+    assert mfannotweb_server.jobs == {}
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+def test_a_submit_whose_answer_is_lost_is_retried_with_the_same_key(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    mfannotweb_server.faults.append(
+        Fault("POST", "/api/v1/jobs", Response(drop=True), after_handling=True)
+    )
+    result = _mfannot(mfannotweb_server, workdir)
+    assert result.returncode == 0, result.stderr
+    submits = mfannotweb_server.requests_to("POST", "/api/v1/jobs")
+    assert len(submits) == 2
+    assert submits[0].headers["Idempotency-Key"] == submits[1].headers["Idempotency-Key"]
+    assert len(mfannotweb_server.jobs) == 1
+
+
+def test_a_bakta_start_whose_answer_is_lost_is_not_sent_twice(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.faults.append(
+        Fault("POST", "/api/v1/job/init", Response(drop=True), after_handling=True)
+    )
+    result = annotate(bakta_server, workdir)
+    assert result.returncode == 5  # init has no idempotency key: we stop rather than risk a twin
+    assert len(bakta_server.requests_to("POST", "/api/v1/job/init")) == 1
+
+
+def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "remote_jobs", *args],
+        env={**base, "PYTHONPATH": str(ROOT / "lib"), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition, what: str, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+
+
+def test_killed_mid_poll_then_resumed_submits_nothing_new(workdir: Path) -> None:
+    server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
+    with server:
+        args = [
+            "bakta",
+            "annotate",
+            "genome.fasta",
+            "--outdir",
+            "out",
+            "--poll-interval",
+            "0.05",
+            "--job-file",
+            "job.json",
+            "--format",
+            "gff3",
+        ]
+        runner = _start(args, bakta_env(server), workdir)
+        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        runner.kill()  # SIGKILL: no chance to clean up
+        runner.wait()
+        job = next(iter(server.jobs.values()))
+        job.script = ["SUCCESSFUL"]
+        result = run_cli(args, bakta_env(server), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"re-attached to job {job.id}" in result.stderr
+    assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
+    assert len(server.requests_to("POST", "/api/v1/job/start")) == 1
+    assert only_complete_results(workdir) == ["genome", "genome/genome.gff3"]
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+def test_sigterm_cancels_a_queued_mfannotweb_job(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    mfannotweb_server.script = ["queued"] * 100_000
+    mfannotweb_server.events_enabled = False
+    args = [
+        "mfannot",
+        "annotate",
+        "mito.fasta",
+        "--gencode",
+        "4",
+        "--outdir",
+        "out",
+        "--poll-interval",
+        "0.05",
+    ]
+    runner = _start(args, mfannotweb_env(mfannotweb_server), workdir)
+    _wait_for(
+        lambda: len(mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True)) >= 3,
+        "polling",
+    )
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=10)
+    job_id = next(iter(mfannotweb_server.jobs))
+    assert runner.returncode == 6
+    assert stderr.strip().splitlines()[-2:] == [
+        f"mfannotweb: cancelled queued job {job_id}",
+        "error: remote-jobs: stopped by SIGTERM",
+    ]
+    assert mfannotweb_server.jobs[job_id].status == "cancelled"
+    assert only_complete_results(workdir) == []
+
+
+def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    slow = Response(200, b"##gff-version 3\n", delay=30)
+    bakta_server.faults.append(Fault("GET", "/bakta-web/jobs/", slow, times=100))
+    args = [
+        "bakta",
+        "annotate",
+        "genome.fasta",
+        "--outdir",
+        "out",
+        "--poll-interval",
+        "0",
+        "--job-file",
+        "job.json",
+    ]
+    runner = _start(args, bakta_env(bakta_server), workdir)
+    _wait_for(
+        lambda: bakta_server.requests_to("GET", "/bakta-web/jobs/", prefix=True), "downloading"
+    )
+    runner.send_signal(signal.SIGTERM)
+    _, stderr = runner.communicate(timeout=10)
+    assert runner.returncode == 6
+    assert stderr.strip().splitlines()[-1] == "error: remote-jobs: stopped by SIGTERM"
+    assert only_complete_results(workdir) == []
+    assert json.loads((workdir / "job.json").read_text())["jobs"]["genome"]["started"] is True
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def test_a_wrong_password_is_not_retried(codon_server: FakeCodon, workdir: Path) -> None:
+    args = [
+        "codon",
+        "optimise",
+        "--name",
+        "x",
+        "--sequence",
+        "cds.fasta",
+        "--fitness",
+        "cai",
+        "--outdir",
+        "out",
+    ]
+    result = run_cli(
+        args, {**codon_env(codon_server), "CODON_PASSWORD": "not-the-password"}, cwd=workdir
+    )
+    assert result.returncode == 3
+    assert len(codon_server.requests_to("POST", "/login")) == 1
+    assert "not-the-password" not in result.stderr + result.stdout
+
+
+def test_secrets_never_reach_output_job_file_or_cassette(
+    mfannotweb_server: FakeMfannotWeb, codon_server: FakeCodon, workdir: Path
+) -> None:
+    mf = run_cli(
+        [
+            "mfannot",
+            "annotate",
+            "mito.fasta",
+            "--gencode",
+            "4",
+            "--outdir",
+            "mf",
+            "--poll-interval",
+            "0",
+            "--job-file",
+            "mf.json",
+            "--record-cassette",
+            "mf.yaml",
+        ],
+        mfannotweb_env(mfannotweb_server),
+        cwd=workdir,
+    )
+    co = run_cli(
+        [
+            "codon",
+            "optimise",
+            "--name",
+            "x",
+            "--sequence",
+            "cds.fasta",
+            "--fitness",
+            "cai",
+            "--outdir",
+            "co",
+            "--poll-interval",
+            "0",
+            "--job-file",
+            "co.json",
+            "--record-cassette",
+            "co.yaml",
+        ],
+        codon_env(codon_server),
+        cwd=workdir,
+    )
+    assert mf.returncode == 0 and co.returncode == 0, mf.stderr + co.stderr
+    tokens = {t for t in codon_server.tokens}
+    everything = mf.stdout + mf.stderr + co.stdout + co.stderr
+    everything += "".join(
+        p.read_bytes().decode("utf-8", "replace") for p in workdir.rglob("*") if p.is_file()
+    )
+    from tests.conftest import PASSWORD, USERNAME
+
+    for secret in (TOKEN, USERNAME, PASSWORD, *tokens):
+        assert secret not in everything
+
+
+# ---------------------------------------------------------------- load
+
+
+def _peak_rss_mb(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float]:
+    runner = _start(args, env, cwd)
+    _, status, usage = os.wait4(runner.pid, 0)  # the rusage of this child alone
+    runner.returncode = os.waitstatus_to_exitcode(status)
+    return runner.returncode, usage.ru_maxrss / 1024
+
+
+def test_fifty_genomes_in_one_batch(workdir: Path) -> None:
+    import random
+
+    rng = random.Random(50)
+    genome = (workdir / "plasmid.fasta").read_bytes()
+    names = [f"g{i:02d}" for i in range(50)]
+    for name in names:
+        (workdir / f"{name}.fasta").write_bytes(genome)
+    scripts = {n: ["INIT"] + ["RUNNING"] * rng.randint(0, 12) + ["SUCCESSFUL"] for n in names}
+    server = FakeBakta(scripts=scripts)
+    args = [
+        "bakta",
+        "annotate",
+        *(f"{n}.fasta" for n in names),
+        "--outdir",
+        "out",
+        "--poll-interval",
+        "0",
+        "--format",
+        "gff3",
+        "--format",
+        "json",
+    ]
+    with server:
+        code, peak_50 = _peak_rss_mb(args, bakta_env(server), workdir)
+        assert code == 0
+        rounds = server.requests_to("POST", LIST)
+        results = [r.json()["jobID"] for r in server.requests_to("POST", "/api/v1/job/result")]
+        downloads = [r.path for r in server.requests_to("GET", "/bakta-web/jobs/", prefix=True)]
+    assert len(rounds) == max(len(s) for s in scripts.values())  # one status request per round
+    assert sorted(results) == sorted(job.id for job in server.jobs.values())  # each fetched once
+    assert len(downloads) == len(set(downloads)) == 100
+    for job in server.jobs.values():
+        folder = workdir / "out" / job.name
+        assert (folder / f"{job.name}.gff3").read_bytes() == job.results["GFF3"]
+        assert (folder / f"{job.name}.json").read_bytes() == job.results["JSON"]
+    with FakeBakta() as small:
+        args_2 = [
+            "bakta",
+            "annotate",
+            "g00.fasta",
+            "g01.fasta",
+            "--outdir",
+            "out2",
+            "--poll-interval",
+            "0",
+            "--format",
+            "gff3",
+        ]
+        code, peak_2 = _peak_rss_mb(args_2, bakta_env(small), workdir)
+        assert code == 0
+    assert peak_50 < peak_2 + 15, (peak_2, peak_50)  # memory does not grow with the batch
