@@ -38,9 +38,10 @@ def test_default_run_fetches_all_fourteen_files_with_bakta_cli_names(
         lines[0]
         == "bakta: Bakta 1.9.4, database 5.1, backend 0.4.2 at " + bakta_server.base + "/api/v1"
     )
+    job_id = next(iter(bakta_server.jobs))
     assert lines[1:] == [
-        "bakta genome: submitted (00:00)",
-        "bakta genome: submitted -> INIT (00:00)",
+        f"bakta: genome: submitted as job {job_id}",
+        "bakta genome: INIT (00:00)",
         "bakta genome: INIT -> RUNNING (00:00)",
         "bakta genome: RUNNING -> SUCCESSFUL (00:00)",
     ]  # one line per state change, none per poll (three RUNNING polls happened)

@@ -249,7 +249,7 @@ def annotate(
             progress.info(SERVICE, f"{name}: re-attached to job {record['id']}")
         else:
             record = _submit(client, name, genome, options, table_type, jobfile)
-            progress.state(SERVICE, name, "submitted")
+            progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
         pending[record["id"]] = name
 
     failures: dict[str, RemoteJobsError] = {}

@@ -237,7 +237,7 @@ def optimise(
     else:
         job_id = client.submit(payload)
         jobfile.put(name, {"id": job_id})
-        progress.state(SERVICE, name, "submitted")
+        progress.info(SERVICE, f"{name}: submitted as job {job_id}")
 
     def finished() -> bool:
         status = client.status([job_id]).get(job_id, "pending")
