@@ -94,6 +94,7 @@ def workdir(tmp_path: Path) -> Path:
         "training.tf": "bakta_prodigal.tf",
         "mito.fasta": "mito_genome.fasta",
         "cds.fasta": "codon_cds.fasta",
+        "genome.ffn": "bakta_genome.ffn",
         "components.json": "codon_components.json",
     }.items():
         if (TEST_DATA / source).exists():

@@ -144,6 +144,14 @@ def test_remote_error_names_the_job_and_the_servers_words(
         ),
         (["--fitness", "cai"], "give exactly one of --sequence and --components"),
         (
+            ["--sequence", "genome.ffn", "--fitness", "cai"],
+            "genome.ffn: holds 10 sequences; name the one to optimise with --sequence-id",
+        ),
+        (
+            ["--sequence", "genome.ffn", "--sequence-id", "nope", "--fitness", "cai"],
+            "genome.ffn: no sequence 'nope' (JDFBHH_00005, JDFBHH_00010, JDFBHH_00015, JDFBHH_00020, JDFBHH_00025, ...)",
+        ),
+        (
             ["--sequence", "cds.fasta", "--components", "components.json", "--fitness", "cai"],
             "give exactly one of --sequence and --components",
         ),

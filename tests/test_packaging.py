@@ -58,6 +58,9 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
             assert any(
                 Path(f"test-data/cassettes/{cassette}").match(pattern) for pattern in includes
             )
+        inputs = set(re.findall(r'value="([A-Za-z0-9_.-]{1,100})"', path.read_text()))
+        for name in sorted(v for v in inputs if (ROOT / "test-data" / v).is_file()):
+            assert any(Path(f"test-data/{name}").match(p) for p in includes), (path.name, name)
 
 
 def test_test_data_stays_small() -> None:

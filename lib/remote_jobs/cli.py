@@ -361,12 +361,15 @@ def codon_group() -> None:
 @click.option(
     "--sequence",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="FASTA file with one coding sequence.",
+    help="FASTA file with the coding sequence (see --sequence-id).",
 )
 @click.option(
     "--components",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON list of {sequence, featureType}, one of them gene_of_interest.",
+)
+@click.option(
+    "--sequence-id", help="The id of the sequence to optimise, if the FASTA holds several."
 )
 @click.option("--utr5", help="5' UTR sequence (with --sequence).")
 @click.option("--utr3", help="3' UTR sequence (with --sequence).")
@@ -382,6 +385,7 @@ def codon_group() -> None:
 def codon_optimise(
     name: str,
     sequence: Path | None,
+    sequence_id: str | None,
     components: Path | None,
     utr5: str | None,
     utr3: str | None,
@@ -396,7 +400,13 @@ def codon_optimise(
     with remote_run(kwargs, secrets=_codon_secrets()) as run:
         fitness_list = codon.resolve_fitness(specs, client.fitness())
         payload = codon.build_payload(
-            name, fitness_list, sequence=sequence, components=components, utr5=utr5, utr3=utr3
+            name,
+            fitness_list,
+            sequence=sequence,
+            sequence_id=sequence_id,
+            components=components,
+            utr5=utr5,
+            utr3=utr3,
         )
         jobfile = JobFile(job_file, codon.SERVICE, fingerprint(payload))
         files = codon.optimise(

@@ -193,8 +193,9 @@ def build_payload(
     components: Path | None = None,
     utr5: str | None = None,
     utr3: str | None = None,
+    sequence_id: str | None = None,
 ) -> dict[str, Any]:
-    """The /optimise request body from a FASTA file or a component list."""
+    """The /optimise request body from a FASTA file (one record, or the one named) or components."""
     if not NAME.match(name):
         raise InputError(SERVICE, f"name '{name}': use 1-100 letters, digits, '_', '.' or '-'")
     if (sequence is None) == (components is None):
@@ -207,9 +208,18 @@ def build_payload(
         return payload
     assert sequence is not None
     records = read_fasta(sequence, service=SERVICE, alphabet=ACGTU, keep_sequences=True)
+    if sequence_id:
+        chosen = [record for record in records if record.id == sequence_id]
+        if not chosen:
+            ids = ", ".join(record.id for record in records[:5])
+            more = ", ..." if len(records) > 5 else ""
+            raise InputError(SERVICE, f"{sequence.name}: no sequence '{sequence_id}' ({ids}{more})")
+        records = chosen
     if len(records) != 1:
         raise InputError(
-            SERVICE, f"{sequence.name}: one coding sequence expected, found {len(records)}"
+            SERVICE,
+            f"{sequence.name}: holds {len(records)} sequences; name the one to optimise"
+            " with --sequence-id",
         )
     payload["sequence"] = records[0].sequence
     if utr5:
