@@ -1,6 +1,6 @@
 """After the Galaxy tool tests: no test credential in a command line, a log or an output.
 
-Usage: python scripts/check_secrets.py PLANEMO_REPORT.json GALAXY_DATA_DIR
+Usage: python scripts/check_secrets.py GALAXY_DATA_DIR PLANEMO_REPORT.json [...]
 
 The secrets are the values the tools' tests give in <credentials>. Galaxy's own job scripts
 (which hold them by Galaxy's design) are not ours and are not searched.
@@ -24,13 +24,13 @@ def test_secrets() -> set[str]:
     return {v for v in values if v}
 
 
-def main(report: Path, data_dir: Path) -> int:
+def main(data_dir: Path, reports: list[Path]) -> int:
     secrets = test_secrets()
     if not secrets:
         print("check_secrets: no test credentials found in tools/ and macros.xml")
         return 1
     found: list[str] = []
-    tests = json.loads(report.read_text())["tests"]
+    tests = [test for report in reports for test in json.loads(report.read_text())["tests"]]
     for test in tests:
         job = test["data"].get("job") or {}
         for field in ("command_line", "stdout", "stderr", "tool_stdout", "tool_stderr"):
@@ -52,4 +52,4 @@ def main(report: Path, data_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    sys.exit(main(Path(sys.argv[1]), [Path(arg) for arg in sys.argv[2:]]))

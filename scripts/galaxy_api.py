@@ -178,6 +178,50 @@ def cmd_reload_toolbox(args: argparse.Namespace) -> int:
     return 1
 
 
+def _test_credentials(macros: Path, macro: str) -> dict[str, Any]:
+    """The <credentials> element of a macro of macros.xml that tool tests use."""
+    for element in ET.parse(macros).getroot().iter("xml"):
+        if element.get("name") == macro:
+            credentials = element.find("credentials")
+            if credentials is not None:
+                return {
+                    "name": credentials.get("name"),
+                    "version": credentials.get("version"),
+                    "variables": [dict(v.attrib) for v in credentials.iter("variable")],
+                    "secrets": [dict(s.attrib) for s in credentials.iter("secret")],
+                }
+    raise SystemExit(f"no <credentials> in macro {macro} of {macros}")
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """Store (or clear) a tool's test credentials for the test user, as a user would.
+
+    Workflow tests cannot carry credentials; the jobs of a workflow get the user's own.
+    """
+    url, key = os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"]
+    user = api(url, "/api/users/current", key)["id"]
+    base = f"/api/users/{user}/credentials"
+    for stored in api(url, f"{base}?source_type=tool&source_id={args.tool_id}", key) or []:
+        api(url, f"{base}/{stored['id']}", key, method="DELETE")
+    if args.action == "clear":
+        return 0
+    tool = ET.parse(args.tool_xml).getroot()
+    creds = _test_credentials(Path(args.macros), args.macro)
+    source = {"source_type": "tool", "source_id": tool.get("id"), "source_version": args.version}
+    group = {
+        "name": "tests",
+        "variables": [{"name": v["name"], "value": v["value"]} for v in creds["variables"]],
+        "secrets": [{"name": s["name"], "value": s["value"]} for s in creds["secrets"]],
+    }
+    service = {"name": creds["name"], "version": creds["version"], "group": group}
+    created = api(url, base, key, method="POST", payload={**source, "service_credential": service})
+    stored = api(url, f"{base}?source_type=tool&source_id={args.tool_id}", key)
+    group_id = created["id"]
+    selection = [{"user_credentials_id": c["id"], "current_group_id": group_id} for c in stored]
+    api(url, base, key, method="PUT", payload={**source, "service_credentials": selection})
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(required=True)
@@ -205,6 +249,15 @@ def main() -> int:
 
     p = sub.add_parser("bootstrap", help="create admin and test users and their API keys")
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("credentials", help="store or clear a tool's test credentials")
+    p.add_argument("action", choices=["store", "clear"])
+    p.add_argument("tool_id")
+    p.add_argument("--tool-xml")
+    p.add_argument("--macros")
+    p.add_argument("--macro")
+    p.add_argument("--version")
+    p.set_defaults(func=cmd_credentials)
 
     p = sub.add_parser("reload-toolbox", help="reload the toolbox and wait for it")
     p.add_argument("url")
