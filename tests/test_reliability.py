@@ -585,3 +585,17 @@ def test_fifty_genomes_in_one_batch(workdir: Path) -> None:
         code, peak_2 = _peak_rss_mb(args_2, bakta_env(small), workdir)
         assert code == 0
     assert peak_50 < peak_2 + 15, (peak_2, peak_50)  # memory does not grow with the batch
+
+
+def test_an_answer_shaped_unlike_the_docs_is_one_line_not_a_traceback(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.faults.append(
+        Fault("POST", "/api/v1/job/init", json_response({"job": {"jobID": "x"}}))
+    )
+    result = annotate(bakta_server, workdir)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: remote-jobs: unexpected KeyError: 'secret' (set REMOTE_JOBS_DEBUG=1 to see where)"
+    )
+    assert "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ from .polling import Progress, Waiter
 
 
 class RemoteJobsGroup(click.Group):
-    """Turns every RemoteJobsError into one line on stderr and its exit code."""
+    """Turns every error into one line on stderr and its exit code (README, "Exit codes")."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,6 +34,17 @@ class RemoteJobsGroup(click.Group):
         except RemoteJobsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug, or an answer shaped unlike the API docs
+            if os.environ.get("REMOTE_JOBS_DEBUG"):
+                raise
+            click.echo(
+                f"error: remote-jobs: unexpected {type(exc).__name__}: {exc}"
+                " (set REMOTE_JOBS_DEBUG=1 to see where)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 def env_url(variable: str, default: str | None, service: str) -> str:
