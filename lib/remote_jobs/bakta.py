@@ -12,14 +12,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AuthError, InputError, NetworkError, RemoteJobError, RemoteJobsError
 from .fasta import read_fasta
 from .files import staged
-from .http import HttpClient
 from .jobfile import JobFile
 from .polling import PollPolicy, Progress, Waiter
+
+if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
+    from .http import HttpClient
 
 SERVICE = "bakta"
 DEFAULT_URL = "https://api.bakta.computational.bio/api/v1"

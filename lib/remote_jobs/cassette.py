@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, NetworkError
-from .http import redact_url
 
 REDACTED = "REDACTED"
 SECRET_KEYS = frozenset({"secret", "token", "plaintext", "password", "access_token"})
@@ -105,6 +104,8 @@ def cassette(
         raise InputError("remote-jobs", "use --record-cassette or --replay-cassette, not both")
     import vcr  # imported lazily: live runs do not pay for it
     from vcr.errors import CannotOverwriteExistingCassetteException
+
+    from .http import redact_url
 
     path = replay or record
     assert path is not None

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
@@ -19,10 +19,12 @@ import click
 from . import __version__, bakta, codon, mfannotweb
 from .cassette import cassette
 from .errors import InputError, Interrupted, RemoteJobsError
-from .http import HttpClient
 from .jobfile import JobFile, fingerprint
 from .options import cassette_options, gencode_option, outdir_option, run_options
 from .polling import Progress, Waiter
+
+if TYPE_CHECKING:
+    from .http import HttpClient
 
 
 class RemoteJobsGroup(click.Group):
@@ -92,6 +94,13 @@ def remote_run(options: dict[str, Any], secrets: tuple[str, ...] = ()) -> Iterat
         yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), http_timeout)
 
 
+def _http(service: str, base_url: str, **kwargs: Any) -> HttpClient:
+    """The HTTP layer, imported here: `--help` and bad input need not pay for requests."""
+    from .http import HttpClient
+
+    return HttpClient(service, base_url, **kwargs)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted("remote-jobs", f"stopped by {signal.Signals(signum).name}")
 
@@ -115,7 +124,7 @@ def bakta_group() -> None:
 
 def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
     url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
-    return bakta.BaktaClient(HttpClient(bakta.SERVICE, url, read_timeout=http_timeout))
+    return bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout))
 
 
 @bakta_group.command("annotate")
@@ -184,7 +193,7 @@ def bakta_annotate(
         jobfile = JobFile(
             job_file,
             bakta.SERVICE,
-            fingerprint(
+            lambda: fingerprint(
                 "bakta annotate",
                 options,
                 sorted(formats),
@@ -224,7 +233,7 @@ def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
     headers = {"Authorization": f"Bearer {token}"}
-    http = HttpClient(mfannotweb.SERVICE, url, headers=headers, read_timeout=http_timeout)
+    http = _http(mfannotweb.SERVICE, url, headers=headers, read_timeout=http_timeout)
     return mfannotweb.MfannotWebClient(http)
 
 
@@ -240,7 +249,9 @@ def _mfannotweb_run(
     client = _mfannotweb(kwargs["http_timeout"])
     with remote_run(kwargs, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
         jobfile = JobFile(
-            job_file, mfannotweb.SERVICE, fingerprint(kind, gencode, sorted(rna), files=(genome,))
+            job_file,
+            mfannotweb.SERVICE,
+            lambda: fingerprint(kind, gencode, sorted(rna), files=(genome,)),
         )
         files = mfannotweb.run(
             client,
@@ -313,7 +324,7 @@ def mfannotweb_group() -> None:
 def mfannotweb_gencodes(**kwargs: Any) -> None:
     """List the genetic codes the server accepts."""
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
-    client = mfannotweb.MfannotWebClient(HttpClient(mfannotweb.SERVICE, url))
+    client = mfannotweb.MfannotWebClient(_http(mfannotweb.SERVICE, url))
     with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
         table = client.gencodes()
     for code, name in sorted(table.items()):
@@ -354,7 +365,7 @@ def _codon(http_timeout: float = 60.0) -> codon.CodonClient:
     username = env_secret("CODON_USERNAME", codon.SERVICE)
     password = env_secret("CODON_PASSWORD", codon.SERVICE)
     return codon.CodonClient(
-        HttpClient(codon.SERVICE, url, read_timeout=http_timeout), username, password
+        _http(codon.SERVICE, url, read_timeout=http_timeout), username, password
     )
 
 
@@ -419,7 +430,7 @@ def codon_optimise(
             utr5=utr5,
             utr3=utr3,
         )
-        jobfile = JobFile(job_file, codon.SERVICE, fingerprint(payload))
+        jobfile = JobFile(job_file, codon.SERVICE, lambda: fingerprint(payload))
         files = codon.optimise(
             client, payload, outdir, jobfile=jobfile, waiter=run.waiter, progress=run.progress
         )
@@ -432,7 +443,7 @@ def codon_optimise(
 def codon_fitness(**kwargs: Any) -> None:
     """List the fitness functions and their parameters."""
     url = env_url("CODON_API_URL", None, codon.SERVICE)
-    client = codon.CodonClient(HttpClient(codon.SERVICE, url), "", "")
+    client = codon.CodonClient(_http(codon.SERVICE, url), "", "")
     with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
         functions = client.fitness()
     for entry in functions:

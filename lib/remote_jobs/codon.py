@@ -9,14 +9,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AuthError, InputError, RemoteJobError
 from .fasta import ACGTU, read_fasta
 from .files import staged
-from .http import HttpClient
 from .jobfile import JobFile
 from .polling import PollPolicy, Progress, Waiter
+
+if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
+    from .http import HttpClient
 
 SERVICE = "codon"
 POLL = PollPolicy(initial=5.0, maximum=30.0)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ from .errors import InputError
 class JobFile:
     """A small JSON document: {"service": ..., "fingerprint": ..., "jobs": {name: {...}}}."""
 
-    def __init__(self, path: Path | None, service: str, fingerprint: str) -> None:
+    def __init__(self, path: Path | None, service: str, fingerprint: Callable[[], str]) -> None:
         self.path = path
         self.service = service
-        self.fingerprint = fingerprint
+        # Reading every input again costs time: only a job file needs the fingerprint.
+        self.fingerprint = fingerprint() if path is not None else ""
         self.jobs: dict[str, dict[str, Any]] = {}
         if path is not None and path.exists() and path.stat().st_size > 0:
             self._load(path)

@@ -13,14 +13,16 @@ import stat
 import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, Interrupted, NetworkError, RemoteJobError, RemoteJobsError
 from .fasta import ACGTUN, read_fasta
 from .files import staged
-from .http import HttpClient, iter_sse
 from .jobfile import JobFile
 from .polling import PollPolicy, Progress, Waiter
+
+if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
+    from .http import HttpClient
 
 SERVICE = "mfannotweb"
 DEFAULT_URL = "https://megasun.bch.umontreal.ca/apps/mfannotweb/api/v1"
@@ -189,6 +191,8 @@ def _follow_events(
     client: MfannotWebClient, job_id: str, waiter: Waiter, progress: Progress
 ) -> bool:
     """True once the stream reports success; False if it ended without a verdict."""
+    from .http import iter_sse
+
     try:
         response = client.http.request(
             "GET",

@@ -87,6 +87,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each kept-alive answer waits ~40 ms
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
