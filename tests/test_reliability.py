@@ -24,6 +24,7 @@ from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
 from tests.fakes.server import Fault, Response, json_response
+from tests.test_mfannotweb import mfannot
 
 LIST = "/api/v1/job/list"
 
@@ -175,22 +176,6 @@ def test_an_expired_upload_link_fails_with_the_storage_services_words(
     assert not bakta_server.requests_to("POST", "/api/v1/job/start")
 
 
-def _mfannot(server: FakeMfannotWeb, workdir: Path, *extra: str):
-    args = [
-        "mfannot",
-        "annotate",
-        "mito.fasta",
-        "--gencode",
-        "4",
-        "--outdir",
-        "out",
-        "--poll-interval",
-        "0",
-        *extra,
-    ]
-    return run_cli(args, mfannotweb_env(server), cwd=workdir)
-
-
 def test_a_zip_bomb_is_refused_before_it_is_unpacked(
     mfannotweb_server: FakeMfannotWeb, workdir: Path
 ) -> None:
@@ -213,7 +198,7 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(
         return original(request)
 
     mfannotweb_server.handle = handle  # type: ignore[method-assign]
-    result = _mfannot(mfannotweb_server, workdir)
+    result = mfannot(mfannotweb_server, workdir)
     assert result.returncode == 4
     assert "result archive refused: mfannot.out compresses" in result.stderr
     assert only_complete_results(workdir) == []
@@ -238,7 +223,7 @@ def test_mfannotweb_terminal_failures(
         return response
 
     mfannotweb_server._submit = submit  # type: ignore[method-assign]
-    result = _mfannot(mfannotweb_server, workdir)
+    result = mfannot(mfannotweb_server, workdir)
     job_id = next(iter(mfannotweb_server.jobs))
     assert result.returncode == 4
     assert (
@@ -259,7 +244,7 @@ def test_archive_missing_after_the_ttl(mfannotweb_server: FakeMfannotWeb, workdi
         return original(request)
 
     mfannotweb_server.handle = handle  # type: ignore[method-assign]
-    result = _mfannot(mfannotweb_server, workdir)
+    result = mfannot(mfannotweb_server, workdir)
     assert result.returncode == 4
     assert (
         "HTTP 404 archive_missing" in result.stderr
@@ -280,7 +265,7 @@ def test_archive_not_ready_is_waited_for(mfannotweb_server: FakeMfannotWeb, work
         return original(request)
 
     mfannotweb_server.handle = handle  # type: ignore[method-assign]
-    result = _mfannot(mfannotweb_server, workdir)
+    result = mfannot(mfannotweb_server, workdir)
     assert result.returncode == 0, result.stderr
     assert len(refusals) == 2
     assert "results.zip" in only_complete_results(workdir)
@@ -290,7 +275,7 @@ def test_waiting_for_a_slot_is_bounded_by_the_timeout(
     mfannotweb_server: FakeMfannotWeb, workdir: Path
 ) -> None:
     mfannotweb_server.in_flight_limit = 0
-    result = _mfannot(mfannotweb_server, workdir, "--timeout", "2")
+    result = mfannot(mfannotweb_server, workdir, "--timeout", "2")
     assert result.returncode == 5
     assert (
         result.stderr.strip().splitlines()[-1]
@@ -308,7 +293,7 @@ def test_a_submit_whose_answer_is_lost_is_retried_with_the_same_key(
     mfannotweb_server.faults.append(
         Fault("POST", "/api/v1/jobs", Response(drop=True), after_handling=True)
     )
-    result = _mfannot(mfannotweb_server, workdir)
+    result = mfannot(mfannotweb_server, workdir)
     assert result.returncode == 0, result.stderr
     submits = mfannotweb_server.requests_to("POST", "/api/v1/jobs")
     assert len(submits) == 2
