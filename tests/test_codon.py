@@ -102,7 +102,7 @@ def test_wrong_password_fails_fast_with_the_auth_exit_code(
     )
     assert len(codon_server.requests_to("POST", "/login")) == 1
     assert not codon_server.requests_to("POST", "/optimise")
-    assert "wrong" not in result.stderr
+    assert "wrong" not in result.stderr + result.stdout
 
 
 def test_remote_error_names_the_job_and_the_servers_words(

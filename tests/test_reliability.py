@@ -431,27 +431,6 @@ def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
 # ---------------------------------------------------------------- credentials
 
 
-def test_a_wrong_password_is_not_retried(codon_server: FakeCodon, workdir: Path) -> None:
-    args = [
-        "codon",
-        "optimise",
-        "--name",
-        "x",
-        "--sequence",
-        "cds.fasta",
-        "--fitness",
-        "cai",
-        "--outdir",
-        "out",
-    ]
-    result = run_cli(
-        args, {**codon_env(codon_server), "CODON_PASSWORD": "not-the-password"}, cwd=workdir
-    )
-    assert result.returncode == 3
-    assert len(codon_server.requests_to("POST", "/login")) == 1
-    assert "not-the-password" not in result.stderr + result.stdout
-
-
 def test_secrets_never_reach_output_job_file_or_cassette(
     mfannotweb_server: FakeMfannotWeb, codon_server: FakeCodon, workdir: Path
 ) -> None:
