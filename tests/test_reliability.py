@@ -367,37 +367,157 @@ def test_killed_mid_poll_then_resumed_submits_nothing_new(workdir: Path) -> None
 # ---------------------------------------------------------------- cancellation
 
 
+def _mfannot_runner(server: FakeMfannotWeb, workdir: Path, state: str, *extra: str):
+    """A run polling (no event stream) a job that stays in `state`."""
+    server.script = [state] * 100_000
+    server.events_enabled = False
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
+    runner = _start([*args, "--poll-interval", "0.05", *extra], mfannotweb_env(server), workdir)
+    _wait_for(lambda: len(server.requests_to("GET", "/api/v1/jobs/", prefix=True)) >= 3, "polling")
+    return runner, next(iter(server.jobs))
+
+
 def test_sigterm_cancels_a_queued_mfannotweb_job(
     mfannotweb_server: FakeMfannotWeb, workdir: Path
 ) -> None:
-    mfannotweb_server.script = ["queued"] * 100_000
-    mfannotweb_server.events_enabled = False
-    args = [
-        "mfannot",
-        "annotate",
-        "mito.fasta",
-        "--gencode",
-        "4",
-        "--outdir",
-        "out",
-        "--poll-interval",
-        "0.05",
-    ]
-    runner = _start(args, mfannotweb_env(mfannotweb_server), workdir)
-    _wait_for(
-        lambda: len(mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True)) >= 3,
-        "polling",
-    )
-    runner.send_signal(signal.SIGTERM)
-    _, stderr = runner.communicate(timeout=10)
-    job_id = next(iter(mfannotweb_server.jobs))
-    assert runner.returncode == 6
+    runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "queued", "--job-file", "job.json")
+    _, stderr = _stop_like_galaxy(runner)
+    assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-2:] == [
         f"mfannotweb: cancelled queued job {job_id}",
         "error: remote-jobs: stopped by SIGTERM",
     ]
     assert mfannotweb_server.jobs[job_id].status == "cancelled"
+    assert _job_file_records(workdir) == {}  # running again submits a new job
     assert only_complete_results(workdir) == []
+
+
+def test_sigterm_on_a_running_mfannotweb_job_gives_the_services_reason(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "running")
+    _, stderr = _stop_like_galaxy(runner)
+    assert runner.returncode == 6, stderr
+    reason, last = stderr.strip().splitlines()[-2:]
+    assert reason.startswith(f"mfannotweb: could not cancel job {job_id}: HTTP 409 ")
+    assert "cancellable_only_when_queued" in reason
+    assert last == "error: remote-jobs: stopped by SIGTERM"
+    assert mfannotweb_server.jobs[job_id].status == "running"
+
+
+def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_mfannotweb_job(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "queued", "--job-file", "job.json")
+    runner.send_signal(signal.SIGINT)
+    _, stderr = runner.communicate(timeout=10)
+    assert runner.returncode == 6, stderr
+    assert stderr.strip().splitlines()[-2:] == [
+        f"mfannotweb: job {job_id} is kept; run again with the same --job-file to re-attach",
+        "error: remote-jobs: stopped by SIGINT",
+    ]
+    assert mfannotweb_server.jobs[job_id].status == "queued"
+    assert _job_file_records(workdir)["mfannot"]["id"] == job_id
+
+
+def _stop_like_galaxy(runner: subprocess.Popen[str]) -> tuple[str, str]:
+    """What Galaxy's local runner does to a deleted job: SIGTERM, and SIGKILL 1 s later.
+
+    (galaxy.jobs.runners.util.process_groups.kill_pg.) A runner that needs longer to
+    tidy up is killed half-way, so the exit code tells whether it finished in time.
+    """
+    runner.send_signal(signal.SIGTERM)
+    try:
+        return runner.communicate(timeout=1)
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        return runner.communicate()
+
+
+def _bakta_runner(server: FakeBakta, workdir: Path, *genomes: str, job_file: bool = True):
+    args = ["bakta", "annotate", *genomes, "--outdir", "out", "--poll-interval", "0.05"]
+    return _start(
+        args + (["--job-file", "job.json"] if job_file else []), bakta_env(server), workdir
+    )
+
+
+def _job_file_records(workdir: Path) -> dict[str, dict]:
+    return json.loads((workdir / "job.json").read_text())["jobs"]
+
+
+@pytest.mark.parametrize(
+    ("stop", "job_file"),
+    [(signal.SIGTERM, True), (signal.SIGINT, False)],
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_a_stopped_run_deletes_its_bakta_jobs(
+    workdir: Path, stop: signal.Signals, job_file: bool
+) -> None:
+    """Galaxy deleting the job, or Ctrl-C on a run that cannot be resumed."""
+    (workdir / "second.fasta").write_bytes((workdir / "genome.fasta").read_bytes())
+    server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
+    with server:
+        runner = _bakta_runner(server, workdir, "genome.fasta", "second.fasta", job_file=job_file)
+        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        ids = {job.name: job.id for job in server.jobs.values()}
+        secrets = {job.secret for job in server.jobs.values()}
+        if stop == signal.SIGTERM:
+            _, stderr = _stop_like_galaxy(runner)
+        else:
+            runner.send_signal(stop)
+            _, stderr = runner.communicate(timeout=10)
+    assert runner.returncode == 6, stderr
+    assert stderr.strip().splitlines()[-3:] == [
+        f"bakta: genome: deleted job {ids['genome']}",
+        f"bakta: second: deleted job {ids['second']}",
+        f"error: remote-jobs: stopped by {stop.name}",
+    ]
+    assert server.jobs == {} and sorted(server.deleted) == sorted(ids.values())
+    assert not any(secret in stderr for secret in secrets)
+    assert only_complete_results(workdir) == []
+    if job_file:  # a run with the same job file starts afresh instead of re-attaching
+        assert _job_file_records(workdir) == {}
+
+
+def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_bakta_job_for_a_rerun(workdir: Path) -> None:
+    server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
+    with server:
+        runner = _bakta_runner(server, workdir, "genome.fasta")
+        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=10)
+        job = next(iter(server.jobs.values()))
+        assert runner.returncode == 6, stderr
+        assert stderr.strip().splitlines()[-2:] == [
+            f"bakta: genome: job {job.id} is kept; run again with the same --job-file to re-attach",
+            "error: remote-jobs: stopped by SIGINT",
+        ]
+        assert server.requests_to("DELETE", "/api/v1/job/delete") == []
+        job.script = ["SUCCESSFUL"]
+        args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0"]
+        result = run_cli([*args, "--job-file", "job.json"], bakta_env(server), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert f"re-attached to job {job.id}" in result.stderr
+    assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
+
+
+def test_a_delete_that_gets_no_answer_does_not_outlast_galaxys_grace_period(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    bakta_server.script = ["INIT"] + ["RUNNING"] * 100_000
+    hung = Response(200, b"", delay=30)
+    bakta_server.faults.append(Fault("DELETE", "/api/v1/job/delete", hung, times=10))
+    runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
+    _wait_for(lambda: len(bakta_server.requests_to("POST", LIST)) >= 3, "polling")
+    _, stderr = _stop_like_galaxy(runner)
+    job = next(iter(bakta_server.jobs.values()))
+    assert runner.returncode == 6, stderr  # not -9: it ended before Galaxy's SIGKILL
+    lines = stderr.strip().splitlines()
+    assert lines[-2].startswith(f"bakta: genome: could not delete job {job.id}: ")
+    assert "did not answer in time" in lines[-2] and job.secret not in stderr
+    assert lines[-1] == "error: remote-jobs: stopped by SIGTERM"
+    assert len(bakta_server.requests_to("DELETE", "/api/v1/job/delete")) == 1  # no retries
+    assert _job_file_records(workdir)["genome"]["id"] == job.id  # its id stays on record
 
 
 def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
@@ -405,27 +525,15 @@ def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
 ) -> None:
     slow = Response(200, b"##gff-version 3\n", delay=30)
     bakta_server.faults.append(Fault("GET", "/bakta-web/jobs/", slow, times=100))
-    args = [
-        "bakta",
-        "annotate",
-        "genome.fasta",
-        "--outdir",
-        "out",
-        "--poll-interval",
-        "0",
-        "--job-file",
-        "job.json",
-    ]
-    runner = _start(args, bakta_env(bakta_server), workdir)
+    runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
     _wait_for(
         lambda: bakta_server.requests_to("GET", "/bakta-web/jobs/", prefix=True), "downloading"
     )
-    runner.send_signal(signal.SIGTERM)
-    _, stderr = runner.communicate(timeout=10)
-    assert runner.returncode == 6
+    _, stderr = _stop_like_galaxy(runner)
+    assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-1] == "error: remote-jobs: stopped by SIGTERM"
     assert only_complete_results(workdir) == []
-    assert json.loads((workdir / "job.json").read_text())["jobs"]["genome"]["started"] is True
+    assert len(bakta_server.deleted) == 1
 
 
 # ---------------------------------------------------------------- credentials

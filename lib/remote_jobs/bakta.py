@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthError, InputError, NetworkError, RemoteJobError, RemoteJobsError
+from .errors import (
+    AuthError,
+    InputError,
+    Interrupted,
+    NetworkError,
+    RemoteJobError,
+    RemoteJobsError,
+)
 from .fasta import read_fasta
 from .files import staged
 from .jobfile import JobFile
@@ -197,6 +204,17 @@ class BaktaClient:
         params = {"jobID": job["jobID"], "secret": job["secret"]}
         return self.http.request("GET", "/job/logs", job=job["jobID"], params=params).text
 
+    def delete(self, job: dict[str, str]) -> None:
+        """Stop the job's workflow and forget it; only a stopped run sends this.
+
+        backend: `DELETE /api/v1/job/delete?jobID=&secret=` (src/v1/api_paths.rs; not in the
+        API docs): 200 also for an unknown job, 400 "Unauthorized" for a wrong secret.
+        """
+        params = {"jobID": job["jobID"], "secret": job["secret"]}
+        self.http.request(
+            "DELETE", "/job/delete", job=job["jobID"], params=params, before_exit=True
+        )
+
 
 def _failure_words(client: BaktaClient, job: dict[str, str]) -> str:
     """The last meaningful line of the job's log, or a plain statement."""
@@ -242,6 +260,27 @@ def annotate(
         f" backend {version.get('backendVersion', '?')} at {client.http.base_url}",
     )
 
+    try:
+        return _submit_and_collect(
+            client, samples, options, outdir, formats, table_type, jobfile, waiter, progress
+        )
+    except Interrupted as stop:
+        keep = stop.keeps_remote_jobs(jobfile.resumable)
+        _stop_remote_jobs(client, samples, jobfile, progress, keep_started=keep)
+        raise
+
+
+def _submit_and_collect(
+    client: BaktaClient,
+    samples: dict[str, Path],
+    options: AnnotationOptions,
+    outdir: Path,
+    formats: tuple[str, ...],
+    table_type: str,
+    jobfile: JobFile,
+    waiter: Waiter,
+    progress: Progress,
+) -> dict[str, Path]:
     pending: dict[str, str] = {}  # jobID -> sample name
     for name, genome in samples.items():
         record = jobfile.get(name)
@@ -297,6 +336,39 @@ def annotate(
         summary = "; ".join(f"{name}: {exc.message}" for name, exc in failures.items())
         raise type(first)(SERVICE, f"{len(failures)} of {len(samples)} jobs failed: {summary}")
     return {name: outdir / name for name in samples}
+
+
+def _stop_remote_jobs(
+    client: BaktaClient,
+    samples: dict[str, Path],
+    jobfile: JobFile,
+    progress: Progress,
+    *,
+    keep_started: bool,
+) -> None:
+    """Delete the run's unfinished jobs: nobody is waiting for them any more.
+
+    With `keep_started`, started jobs stay for a later run to re-attach to; a job whose
+    uploads were cut short goes anyway, since a new run starts that one afresh.
+    """
+    for name in samples:
+        record = jobfile.get(name)
+        if not record or record.get("fetched"):
+            continue
+        job_id = record["id"]
+        if keep_started and record.get("started"):
+            progress.info(
+                SERVICE,
+                f"{name}: job {job_id} is kept; run again with the same --job-file to re-attach",
+            )
+            continue
+        try:
+            client.delete(_job(jobfile, name))
+        except RemoteJobsError as exc:
+            progress.info(SERVICE, f"{name}: could not delete job {job_id}: {exc.message}")
+            continue
+        jobfile.drop(name)
+        progress.info(SERVICE, f"{name}: deleted job {job_id}")
 
 
 def _job(jobfile: JobFile, name: str) -> dict[str, str]:

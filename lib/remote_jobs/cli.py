@@ -102,7 +102,7 @@ def _http(service: str, base_url: str, **kwargs: Any) -> HttpClient:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("remote-jobs", f"stopped by {signal.Signals(signum).name}")
+    raise Interrupted("remote-jobs", signal.Signals(signum).name)
 
 
 @click.group(cls=RemoteJobsGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -57,3 +57,15 @@ class Interrupted(RemoteJobsError):
     """SIGTERM or SIGINT: Galaxy deleted the job or the user pressed Ctrl-C."""
 
     exit_code = 6
+
+    def __init__(self, service: str, signal_name: str) -> None:
+        super().__init__(service, f"stopped by {signal_name}")
+        self.signal_name = signal_name
+
+    def keeps_remote_jobs(self, resumable: bool) -> bool:
+        """Whether the remote jobs should outlive this run.
+
+        SIGTERM is Galaxy deleting the job: its remote jobs go too. Ctrl-C on a run with a
+        job file keeps them, since running again with that file re-attaches to them.
+        """
+        return resumable and self.signal_name == "SIGINT"

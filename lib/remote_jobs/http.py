@@ -27,6 +27,9 @@ READ_TIMEOUT = 60.0
 RETRIES = 5
 BACKOFF = 0.5  # seconds; doubles with every retry
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this on a server's Retry-After
+# (connect, read) for the one request a stopped run still sends: Galaxy's local runner
+# sends SIGKILL one second after SIGTERM.
+EXIT_TIMEOUT = (0.3, 0.5)
 DOWNLOAD_ATTEMPTS = 3  # urllib3 cannot retry a body that breaks mid-stream; we restart it
 CHUNK = 1 << 20
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -114,6 +117,7 @@ class HttpClient:
         self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self._safe = self._session(retries, retries, backoff)
         self._unsafe = self._session(retries, 0, backoff)
+        self._once = requests.Session()  # no retries: see EXIT_TIMEOUT
 
     def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
         """`other` bounds retries after the request may have reached the server."""
@@ -148,14 +152,20 @@ class HttpClient:
         idempotent: bool | None = None,
         stream: bool = False,
         read_timeout: float | None = None,
+        before_exit: bool = False,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one request; an HTTP error status becomes the matching RemoteJobsError."""
+        """Send one request; an HTTP error status becomes the matching RemoteJobsError.
+
+        `before_exit`: the run has been stopped; one short attempt, no retries.
+        """
         if idempotent is None:
             idempotent = method.upper() in IDEMPOTENT_METHODS
         session = self._safe if idempotent else self._unsafe
         headers = {**self.headers, **kwargs.pop("headers", {})}
         timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
+        if before_exit:
+            session, timeout = self._once, EXIT_TIMEOUT
         try:
             response = session.request(
                 method, self.url(path), headers=headers, timeout=timeout, stream=stream, **kwargs

@@ -49,6 +49,15 @@ class JobFile:
         self.jobs[name] = record
         self.save()
 
+    def drop(self, name: str) -> None:
+        """Forget a remote job that no longer exists: running again submits a new one."""
+        if self.jobs.pop(name, None) is not None:
+            self.save()
+
+    @property
+    def resumable(self) -> bool:
+        return self.path is not None
+
     def save(self) -> None:
         if self.path is None:
             return

@@ -62,8 +62,10 @@ class MfannotWebClient:
     def job(self, job_id: str) -> dict[str, Any]:
         return dict(self.http.json("GET", f"/jobs/{job_id}", job=job_id))
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        answer = self.http.request("POST", f"/jobs/{job_id}/cancel", job=job_id, idempotent=True)
+    def cancel(self, job_id: str, *, before_exit: bool = False) -> dict[str, Any]:
+        answer = self.http.request(
+            "POST", f"/jobs/{job_id}/cancel", job=job_id, idempotent=True, before_exit=before_exit
+        )
         return dict(self.http.parse_json(answer, job_id)) if answer.content else {}
 
 
@@ -119,8 +121,13 @@ def run(
         jobfile.put(kind, {**record, "id": job_id})
     try:
         _wait(client, kind, job_id, waiter, progress)
-    except Interrupted:
-        _cancel_quietly(client, job_id, progress)
+    except Interrupted as stop:
+        if stop.keeps_remote_jobs(jobfile.resumable):
+            progress.info(
+                SERVICE, f"job {job_id} is kept; run again with the same --job-file to re-attach"
+            )
+        else:
+            _cancel_if_queued(client, kind, job_id, jobfile, progress)
         raise
     return fetch_results(client, job_id, outdir, waiter)
 
@@ -145,13 +152,17 @@ def _submit(
         waiter.wait(SERVICE, SLOT_POLL, slot_free, "no free job slot")
 
 
-def _cancel_quietly(client: MfannotWebClient, job_id: str, progress: Progress) -> None:
-    """On SIGTERM: a queued job is cancelled (the API allows nothing else); best effort."""
+def _cancel_if_queued(
+    client: MfannotWebClient, kind: str, job_id: str, jobfile: JobFile, progress: Progress
+) -> None:
+    """The run was stopped for good; the API can cancel a job only while it is queued."""
     try:
-        client.cancel(job_id)
-        progress.info(SERVICE, f"cancelled queued job {job_id}")
-    except RemoteJobsError:
-        pass
+        client.cancel(job_id, before_exit=True)
+    except RemoteJobsError as exc:
+        progress.info(SERVICE, f"could not cancel job {job_id}: {exc.message}")
+        return
+    jobfile.drop(kind)
+    progress.info(SERVICE, f"cancelled queued job {job_id}")
 
 
 def _failure(client: MfannotWebClient, job_id: str, fallback: str) -> RemoteJobError:

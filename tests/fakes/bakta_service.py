@@ -64,6 +64,7 @@ class FakeBakta(FakeServer):
         self.jobs: dict[str, FakeJob] = {}
         self.version = {"toolVersion": "1.9.4", "dbVersion": "5.1", "backendVersion": "0.4.2"}
         self.error_log = "Internal server error"
+        self.deleted: list[str] = []  # job ids, in the order they were deleted
 
     def presign(self, key: str, method: str) -> str:
         date = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -130,7 +131,22 @@ class FakeBakta(FakeServer):
             if isinstance(job, str):
                 return json_response("Job not found", 400)
             return Response(200, job.log.encode(), {"Content-Type": "text/plain"})
+        if method == "DELETE" and path == f"{API}/job/delete":
+            return self._delete(request.query)
         return json_response("Not found", 404)
+
+    def _delete(self, query: dict[str, str]) -> Response:
+        """Like the backend: plain-text 400 on a wrong secret, 200 even for an unknown job."""
+        if "jobID" not in query or "secret" not in query:
+            words = "Failed to deserialize query string: missing field `jobID` or `secret`"
+            return Response(400, words.encode(), {"Content-Type": "text/plain; charset=utf-8"})
+        job = self.jobs.get(query["jobID"])
+        if job is not None:
+            if job.secret != query["secret"]:
+                return Response(400, b"Unauthorized", {"Content-Type": "text/plain; charset=utf-8"})
+            del self.jobs[job.id]
+            self.deleted.append(job.id)
+        return Response(200, b"")
 
     def _bucket(self, request: Request) -> Response:
         job_id, _, kind = request.path[len(BUCKET + "/jobs/") :].partition("/")
