@@ -25,11 +25,8 @@ import requests
 from tests.fakes.bakta_service import FakeBakta
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(
-    os.environ.get("GALAXY_STATE_DIR")
-    or Path(os.environ.get("REMOTE_JOBS_CACHE", Path.home() / ".cache/remote-jobs-suite"))
-    / "galaxy-state"
-)
+# Never the Galaxy of `scripts/galaxy serve` by default: this test restarts and stops it.
+STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
 
 
 def galaxy(command: str, **env: str) -> None:
@@ -56,6 +53,8 @@ def bakta() -> Iterator[FakeBakta]:
 @pytest.fixture(scope="module")
 def api(bakta: FakeBakta) -> Iterator[Callable[..., Any]]:
     """Galaxy restarted so that its jobs talk to the fake; calls its API as the test user."""
+    if not os.environ.get("GALAXY_STATE_DIR"):
+        pytest.fail("set GALAXY_STATE_DIR to a test Galaxy's state folder (see the docstring)")
     galaxy("stop")
     galaxy("start", BAKTA_API_URL=bakta.base + "/api/v1")
     try:
