@@ -19,11 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TOKEN, bakta_env, codon_env, mfannotweb_env, run_cli
+from tests.conftest import (
+    PASSWORD,
+    ROOT,
+    TOKEN,
+    USERNAME,
+    bakta_env,
+    mfannotweb_env,
+    run_cli,
+)
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
 from tests.fakes.server import Fault, Response, json_response
+from tests.test_codon import optimise
 from tests.test_mfannotweb import mfannot
 
 LIST = "/api/v1/job/list"
@@ -211,18 +220,8 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(
 def test_mfannotweb_terminal_failures(
     mfannotweb_server: FakeMfannotWeb, workdir: Path, status: str
 ) -> None:
-    mfannotweb_server.script = ["queued", "running", status]
-    mfannotweb_server.fail_with = None
-    original = mfannotweb_server._submit
-
-    def submit(request):
-        response = original(request)
-        for job in mfannotweb_server.jobs.values():
-            job.script = ["queued", "running", status]
-            job.error_msg = f"job was {status} by the server"
-        return response
-
-    mfannotweb_server._submit = submit  # type: ignore[method-assign]
+    mfannotweb_server.fail_status = status
+    mfannotweb_server.fail_with = f"job was {status} by the server"
     result = mfannot(mfannotweb_server, workdir)
     job_id = next(iter(mfannotweb_server.jobs))
     assert result.returncode == 4
@@ -494,8 +493,7 @@ def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_bakta_job_for_a_rerun(workdir
         ]
         assert server.requests_to("DELETE", "/api/v1/job/delete") == []
         job.script = ["SUCCESSFUL"]
-        args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0"]
-        result = run_cli([*args, "--job-file", "job.json"], bakta_env(server), cwd=workdir)
+        result = annotate(server, workdir, "--job-file", "job.json")
     assert result.returncode == 0, result.stderr
     assert f"re-attached to job {job.id}" in result.stderr
     assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
@@ -542,55 +540,21 @@ def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
 def test_secrets_never_reach_output_job_file_or_cassette(
     mfannotweb_server: FakeMfannotWeb, codon_server: FakeCodon, workdir: Path
 ) -> None:
-    mf = run_cli(
-        [
-            "mfannot",
-            "annotate",
-            "mito.fasta",
-            "--gencode",
-            "4",
-            "--outdir",
-            "mf",
-            "--poll-interval",
-            "0",
-            "--job-file",
-            "mf.json",
-            "--record-cassette",
-            "mf.yaml",
-        ],
-        mfannotweb_env(mfannotweb_server),
-        cwd=workdir,
+    mf = mfannot(
+        mfannotweb_server, workdir, "--job-file", "mf.json", "--record-cassette", "mf.yaml"
     )
-    co = run_cli(
-        [
-            "codon",
-            "optimise",
-            "--name",
-            "x",
-            "--sequence",
-            "cds.fasta",
-            "--fitness",
-            "cai",
-            "--outdir",
-            "co",
-            "--poll-interval",
-            "0",
-            "--job-file",
-            "co.json",
-            "--record-cassette",
-            "co.yaml",
-        ],
-        codon_env(codon_server),
-        cwd=workdir,
+    co = optimise(
+        codon_server,
+        workdir,
+        *("--sequence", "cds.fasta", "--fitness", "cai"),
+        *("--job-file", "co.json", "--record-cassette", "co.yaml"),
     )
     assert mf.returncode == 0 and co.returncode == 0, mf.stderr + co.stderr
-    tokens = {t for t in codon_server.tokens}
+    tokens = set(codon_server.tokens)
     everything = mf.stdout + mf.stderr + co.stdout + co.stderr
     everything += "".join(
         p.read_bytes().decode("utf-8", "replace") for p in workdir.rglob("*") if p.is_file()
     )
-    from tests.conftest import PASSWORD, USERNAME
-
     for secret in (TOKEN, USERNAME, PASSWORD, *tokens):
         assert secret not in everything
 

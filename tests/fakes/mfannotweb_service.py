@@ -178,6 +178,7 @@ class FakeMfannotWeb(FakeServer):
         self.scopes = scopes
         self.script = ["queued", "running", "running", "done"]
         self.fail_with: str | None = None  # error_msg for a job that fails
+        self.fail_status = "failed"  # how it fails: failed, cancelled or expired
         self.jobs: dict[str, FakeMfJob] = {}
         self.keys: dict[str, str] = {}
         self.in_flight_limit = 3
@@ -316,7 +317,7 @@ class FakeMfannotWeb(FakeServer):
             list(self.script),
         )
         if self.fail_with:
-            job.script = ["queued", "running", "failed"]
+            job.script = ["queued", "running", self.fail_status]
             job.error_msg = self.fail_with
         else:
             job.files = make_archive(kind, job.fasta, int(gencode), job.params["rna"])
