@@ -77,7 +77,7 @@ def bakta_env(server: FakeBakta) -> dict[str, str]:
 
 
 def mfannotweb_env(server: FakeMfannotWeb) -> dict[str, str]:
-    return {"MFANNOTWEB_URL": server.base + "/api/v1", "MFANNOTWEB_TOKEN": TOKEN}
+    return {"MFANNOTWEB_URL": server.base + server.api, "MFANNOTWEB_TOKEN": TOKEN}
 
 
 def codon_env(server: FakeCodon) -> dict[str, str]:

@@ -40,7 +40,8 @@ def test_cassettes_replay_with_no_network(scenario: record.Scenario, tmp_path: P
     for name, source in scenario.inputs.items():
         shutil.copy(TEST_DATA / source, tmp_path / name)
     cassette = CASSETTES / f"{scenario.name}.yaml"
-    result = run_cli([*scenario.args, "--replay-cassette", str(cassette)], REPLAY_ENV, cwd=tmp_path)
+    env = {**REPLAY_ENV, **scenario.replay_env}
+    result = run_cli([*scenario.args, "--replay-cassette", str(cassette)], env, cwd=tmp_path)
     assert result.returncode == scenario.expect_rc, result.stderr
     if scenario.expect_rc == 0 and "out" in scenario.args:
         written = [Path(line) for line in result.stdout.split()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -213,12 +214,30 @@ def test_missing_token_and_missing_scope(mfannotweb_server: FakeMfannotWeb, work
         result.stderr.strip()
         == "error: mfannotweb: MFANNOTWEB_TOKEN is not set; it holds your credential for mfannotweb"
     )
-    mfannotweb_server.scopes = ("jobs:read",)
+
+    # A token without a scope the run needs is refused before the genome is sent (GET /api/v1).
+    where = f"under API tokens in your MFannotWeb account at {mfannotweb_server.base}"
+    for scopes, missing, has in [
+        (("jobs:read",), "jobs:write", "jobs:read"),
+        (("jobs:write", "jobs:cancel"), "jobs:read", "jobs:cancel, jobs:write"),
+        ((), "jobs:read and jobs:write", "none"),
+    ]:
+        mfannotweb_server.scopes = scopes
+        result = mfannot(mfannotweb_server, workdir)
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.strip() == (
+            f"error: mfannotweb: your token lacks the scope {missing} (it has: {has}); create a"
+            f" token with the scopes jobs:read, jobs:write, jobs:cancel {where}"
+        )
+    assert mfannotweb_server.requests_to("POST", "/api/v1/jobs") == []
+
+    # Without jobs:cancel the run goes on, and says what a stop cannot do.
+    mfannotweb_server.scopes = ("jobs:read", "jobs:write")
     result = mfannot(mfannotweb_server, workdir)
-    assert result.returncode == 3
+    assert result.returncode == 0, result.stderr
     assert (
-        "HTTP 403 forbidden_scope" in result.stderr
-        and "token lacks scope jobs:write" in result.stderr
+        "mfannotweb: your token lacks jobs:cancel: a stopped run cannot cancel its job"
+        in result.stderr
     )
 
 
@@ -339,7 +358,10 @@ def test_cancel_and_usage_commands(mfannotweb_server: FakeMfannotWeb, workdir: P
     cancel = run_cli(["mfannotweb", "cancel", job_id], mfannotweb_env(mfannotweb_server))
     assert cancel.returncode == 0 and cancel.stdout.strip() == f"{job_id}\tcancelled"
     again = run_cli(["mfannotweb", "cancel", job_id], mfannotweb_env(mfannotweb_server))
-    assert again.returncode == 4 and "cancellable_only_when_queued" in again.stderr
+    assert again.returncode == 4
+    assert again.stderr.strip() == (
+        f"error: mfannotweb job {job_id}: the service offers no cancel for a cancelled job"
+    )
 
 
 def test_resume_reuses_the_job_and_its_idempotency_key(
@@ -358,3 +380,24 @@ def test_resume_reuses_the_job_and_its_idempotency_key(
     assert f"re-attached to job {record['id']}" in second.stderr
     assert len(mfannotweb_server.requests_to("POST", "/api/v1/jobs")) == 1
     assert TOKEN not in (workdir / "job.json").read_text()
+
+
+def test_expected_result_files(mfannotweb_server: FakeMfannotWeb, workdir: Path) -> None:
+    # Every expected kind is there: the run succeeds.
+    result = mfannot(
+        mfannotweb_server, workdir, "--expect-file", "*.out,*.new", "--expect-file", "*.tbl"
+    )
+    assert result.returncode == 0, result.stderr
+    # The service returned no feature table: the run fails naming it, and writes nothing.
+    mfannotweb_server.omit_suffixes = (".tbl",)
+    shutil.rmtree(workdir / "out")
+    result = mfannot(
+        mfannotweb_server, workdir, "--expect-file", "*.gff,*.gff3", "--expect-file", "*.tbl"
+    )
+    job_id = list(mfannotweb_server.jobs)[-1]
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: mfannotweb job {job_id}: the results hold no *.tbl file"
+        " (they hold: mfannot.gff, mfannot.html, mfannot.out, run.log)"
+    )
+    assert list((workdir / "out").iterdir()) == []

@@ -391,10 +391,33 @@ def test_sigterm_cancels_a_queued_mfannotweb_job(
     assert only_complete_results(workdir) == []
 
 
-def test_sigterm_on_a_running_mfannotweb_job_gives_the_services_reason(
+def test_sigterm_on_a_running_mfannotweb_job_says_it_cannot_be_cancelled(
     mfannotweb_server: FakeMfannotWeb, workdir: Path
 ) -> None:
+    # The job's own document offers no cancel link once it runs: none is sent.
     runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "running")
+    _, stderr = _stop_like_galaxy(runner)
+    assert runner.returncode == 6, stderr
+    assert stderr.strip().splitlines()[-2:] == [
+        f"mfannotweb: could not cancel job {job_id}: the service offers no cancel for a running job",
+        "error: remote-jobs: stopped by SIGTERM",
+    ]
+    assert mfannotweb_server.requests_to("POST", f"/api/v1/jobs/{job_id}/cancel") == []
+    assert mfannotweb_server.jobs[job_id].status == "running"
+
+
+def test_sigterm_after_the_job_started_unseen_gives_the_services_reason(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    # Last seen queued (its cancel link followed), running by now: the service's 409 is shown.
+    mfannotweb_server.script = ["queued"] * 100
+    mfannotweb_server.events_enabled = False
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
+    runner = _start([*args, "--poll-interval", "600"], mfannotweb_env(mfannotweb_server), workdir)
+    _wait_for(lambda: mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True), "a poll")
+    job_id = next(iter(mfannotweb_server.jobs))
+    mfannotweb_server.jobs[job_id].status = "running"
+    mfannotweb_server.jobs[job_id].script = []
     _, stderr = _stop_like_galaxy(runner)
     assert runner.returncode == 6, stderr
     reason, last = stderr.strip().splitlines()[-2:]

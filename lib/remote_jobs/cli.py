@@ -20,7 +20,13 @@ from . import __version__, bakta, codon, mfannotweb
 from .cassette import cassette
 from .errors import InputError, Interrupted, RemoteJobsError
 from .jobfile import JobFile, fingerprint
-from .options import cassette_options, gencode_option, outdir_option, run_options
+from .options import (
+    cassette_options,
+    expect_file_option,
+    gencode_option,
+    outdir_option,
+    run_options,
+)
 from .polling import Progress, Waiter
 
 if TYPE_CHECKING:
@@ -232,8 +238,7 @@ def bakta_version(job_file: Path | None, **kwargs: Any) -> None:
 def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
-    headers = {"Authorization": f"Bearer {token}"}
-    http = _http(mfannotweb.SERVICE, url, headers=headers, read_timeout=http_timeout)
+    http = _http(mfannotweb.SERVICE, url, bearer=token, read_timeout=http_timeout)
     return mfannotweb.MfannotWebClient(http)
 
 
@@ -243,6 +248,7 @@ def _mfannotweb_run(
     gencode: int,
     rna: list[str],
     outdir: Path,
+    expect: tuple[str, ...],
     job_file: Path | None,
     kwargs: dict[str, Any],
 ) -> None:
@@ -260,6 +266,7 @@ def _mfannotweb_run(
             gencode,
             rna,
             outdir,
+            expect=expect,
             jobfile=jobfile,
             waiter=run.waiter,
             progress=run.progress,
@@ -277,12 +284,18 @@ def mfannot_group() -> None:
 @click.argument("genome", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @gencode_option
 @outdir_option
+@expect_file_option
 @run_options
 def mfannot_annotate(
-    genome: Path, gencode: int, outdir: Path, job_file: Path | None, **kwargs: Any
+    genome: Path,
+    gencode: int,
+    outdir: Path,
+    expect: tuple[str, ...],
+    job_file: Path | None,
+    **kwargs: Any,
 ) -> None:
     """Annotate an organelle GENOME (FASTA); results.zip is verified and extracted into OUTDIR."""
-    _mfannotweb_run("mfannot", genome, gencode, [], outdir, job_file, kwargs)
+    _mfannotweb_run("mfannot", genome, gencode, [], outdir, expect, job_file, kwargs)
 
 
 @cli.group("rnaweasel")
@@ -301,17 +314,19 @@ def rnaweasel_group() -> None:
     help="RNA model to search for (repeatable); see the server's list.",
 )
 @outdir_option
+@expect_file_option
 @run_options
 def rnaweasel_search(
     genome: Path,
     gencode: int,
     rna: tuple[str, ...],
     outdir: Path,
+    expect: tuple[str, ...],
     job_file: Path | None,
     **kwargs: Any,
 ) -> None:
     """Search GENOME (FASTA) for RNA models; results.zip is verified and extracted into OUTDIR."""
-    _mfannotweb_run("rnaweasel", genome, gencode, list(rna), outdir, job_file, kwargs)
+    _mfannotweb_run("rnaweasel", genome, gencode, list(rna), outdir, expect, job_file, kwargs)
 
 
 @cli.group("mfannotweb")
@@ -353,8 +368,8 @@ def mfannotweb_cancel(job_id: str, **kwargs: Any) -> None:
     with cassette(
         kwargs["record_cassette"], kwargs["replay_cassette"], (os.environ["MFANNOTWEB_TOKEN"],)
     ):
-        job = client.cancel(job_id)
-    click.echo(f"{job_id}\t{job.get('status', 'cancelled')}")
+        client.cancel(client.job(job_id))
+    click.echo(f"{job_id}\tcancelled")
 
 
 # ---------------------------------------------------------------- codon optimisation

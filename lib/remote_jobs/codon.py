@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthError, InputError, RemoteJobError
+from .errors import AuthError, InputError, NetworkError, RemoteJobError
 from .fasta import ACGTU, read_fasta
 from .files import staged
 from .jobfile import JobFile
@@ -34,9 +34,9 @@ class CodonClient:
         self.http = http
         self._username = username
         self._password = password
-        self._token: str | None = None
 
     def login(self) -> None:
+        self.http.bearer = None  # the login itself carries no token, not even an expired one
         try:
             # The API wants credentials as query parameters; our errors never print queries.
             answer = self.http.json(
@@ -47,15 +47,14 @@ class CodonClient:
         token = answer.get("token") if isinstance(answer, dict) else None
         if not token:
             raise AuthError(SERVICE, "login answered without a token")
-        self._token = str(token)
+        self.http.bearer = str(token)  # the HTTP layer sends it to this service's origin only
 
     def _call(self, method: str, path: str, job: str | None = None, **kwargs: Any) -> Any:
-        if self._token is None:
+        if self.http.bearer is None:
             self.login()
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self._token}"}
             try:
-                return self.http.json(method, path, job=job, headers=headers, **kwargs)
+                return self.http.json(method, path, job=job, **kwargs)
             except AuthError as exc:
                 if exc.status != 401 or attempt == 2:
                     raise
@@ -255,12 +254,7 @@ def optimise(
         status = client.status([job_id]).get(job_id, "pending")
         progress.state(SERVICE, name, status)
         if status == "error":
-            words = "no message"
-            try:
-                answer = client.result(job_id)
-                words = str(answer.get("error") or answer.get("message") or words)
-            except (RemoteJobError, AuthError):
-                pass
+            words = _failure_words(client, job_id)
             raise RemoteJobError(SERVICE, f"job ended in error: {words}", job_id)
         return status not in RUNNING
 
@@ -269,6 +263,15 @@ def optimise(
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
     return write_outputs(result, name, outdir)
+
+
+def _failure_words(client: CodonClient, job_id: str) -> str:
+    """The service's words on a failed job; the failure stays the news if they cannot be had."""
+    try:
+        answer = client.result(job_id)
+    except (RemoteJobError, AuthError, NetworkError) as exc:
+        return f"no message (fetching it failed: {exc.message})"
+    return str(answer.get("error") or answer.get("message") or "no message")
 
 
 def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]:

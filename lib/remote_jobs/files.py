@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+STAGING = ".partial"  # the hidden folder in the output folder where results are assembled
+
 
 @contextmanager
 def staged(outdir: Path, last: str | None = None) -> Iterator[Path]:
@@ -17,7 +19,7 @@ def staged(outdir: Path, last: str | None = None) -> Iterator[Path]:
     On any failure the hidden folder is removed and nothing new appears in `outdir`.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    partial = outdir / ".partial"
+    partial = outdir / STAGING
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
@@ -27,6 +29,8 @@ def staged(outdir: Path, last: str | None = None) -> Iterator[Path]:
             target = outdir / entry.name
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
+            elif entry.is_dir() and target.exists():
+                target.unlink()  # a file of an earlier run where a folder comes now
             os.replace(entry, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

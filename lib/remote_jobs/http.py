@@ -5,18 +5,22 @@ Service modules call `HttpClient.request` and friends; nothing here knows any se
 
 from __future__ import annotations
 
+import codecs
+import functools
 import hashlib
 import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -51,12 +55,35 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, default ports filled in: where a credential may go."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is not a number: no origin of ours
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def resolve_link(document_url: str, link: str) -> str:
+    """A link a server handed out, resolved as a browser resolves an href on that page.
+
+    An absolute URL stays as it is, an absolute path ('/apps/x/api/v1/jobs/1') keeps the
+    document's scheme and host, a relative path ('1/results') is taken from the document's
+    folder.
+    """
+    return urljoin(document_url, link.strip())
+
+
 def _describe(exc: BaseException) -> str:
     """A short reason for a transport failure, without URLs (their queries may hold secrets)."""
     # After urllib3's retries, requests wraps the last failure: look at that one.
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)
-    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+    if isinstance(exc, (requests.exceptions.ReadTimeout, ReadTimeoutError)) or isinstance(
+        reason, ReadTimeoutError
+    ):
         return "the server did not answer in time (read time-out)"
     if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
         reason, ConnectTimeoutError
@@ -99,6 +126,10 @@ class HttpClient:
 
     Two sessions: calls that are safe to repeat are retried on connection errors,
     429 and 502/503/504; other calls only when the connection was never made.
+
+    `bearer` is the service's token: it goes only to the origin (scheme, host, port) of
+    `base_url`. A link to any other host (a storage service, or one handed out by a confused
+    server) is fetched without it; requests drops it, too, on a redirect to another host.
     """
 
     def __init__(
@@ -106,15 +137,16 @@ class HttpClient:
         service: str,
         base_url: str,
         *,
-        headers: dict[str, str] | None = None,
+        bearer: str | None = None,
         read_timeout: float = READ_TIMEOUT,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
+        self.bearer = bearer
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
-        self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self.headers = {"User-Agent": USER_AGENT}
         self._safe = self._session(retries, retries, backoff)
         self._unsafe = self._session(retries, 0, backoff)
         self._once = requests.Session()  # no retries: see EXIT_TIMEOUT
@@ -141,7 +173,14 @@ class HttpClient:
         return session
 
     def url(self, path: str) -> str:
-        return path if "://" in path else self.base_url + path
+        """An API path below the base URL ('/jobs'), or an absolute URL as it is."""
+        return path if urlsplit(path).scheme else self.base_url + path
+
+    def _headers(self, url: str, extra: dict[str, str]) -> dict[str, str]:
+        headers = {**self.headers, **extra}
+        if self.bearer and origin(url) == origin(self.base_url):
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        return headers
 
     def request(
         self,
@@ -162,17 +201,18 @@ class HttpClient:
         if idempotent is None:
             idempotent = method.upper() in IDEMPOTENT_METHODS
         session = self._safe if idempotent else self._unsafe
-        headers = {**self.headers, **kwargs.pop("headers", {})}
+        url = self.url(path)
+        headers = self._headers(url, kwargs.pop("headers", {}))
         timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
         if before_exit:
             session, timeout = self._once, EXIT_TIMEOUT
         try:
             response = session.request(
-                method, self.url(path), headers=headers, timeout=timeout, stream=stream, **kwargs
+                method, url, headers=headers, timeout=timeout, stream=stream, **kwargs
             )
         except requests.RequestException as exc:
             raise NetworkError(
-                self.service, f"{method} {redact_url(self.url(path))}: {_describe(exc)}", job
+                self.service, f"{method} {redact_url(url)}: {_describe(exc)}", job
             ) from None
         if response.status_code >= 400:
             raise self.error_for(response, job)
@@ -293,32 +333,72 @@ class HttpClient:
             )
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _sse_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines of an event stream: UTF-8, ended by CRLF, LF or CR (the SSE specification).
+
+    A line is given out as soon as its end arrives: a CR is not held back to see whether an
+    LF follows (that LF is dropped when it comes).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    buffer, skip_lf, first = "", False, True
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        if not text:
+            continue
+        if first:
+            text, first = text.removeprefix("\ufeff"), False
+        if skip_lf:
+            text, skip_lf = text.removeprefix("\n"), False
+        buffer += text
+        start = 0
+        for end in _LINE_END.finditer(buffer):
+            yield buffer[start : end.start()]
+            start = end.end()
+            skip_lf = end.group() == "\r" and start == len(buffer)
+        buffer = buffer[start:]
+
+
+def _available(response: requests.Response) -> Iterator[bytes]:
+    """The body as its bytes arrive: read1 returns what is there instead of waiting to fill
+    a buffer, so an event is seen when it is sent, whether or not the stream is chunked."""
+    raw = response.raw
+    if isinstance(raw, BaseHTTPResponse):
+        read = functools.partial(raw.read1, decode_content=True)
+    else:  # vcrpy's stand-in, replaying a recorded stream
+        read = raw.read1
+    while chunk := read(CHUNK):
+        yield chunk
+
+
 def iter_sse(
     response: requests.Response, service: str, job: str | None
 ) -> Iterator[tuple[str, str]]:
-    """Server-Sent Events as (event, data); keep-alive comments come as ("keep-alive", "").
+    """Server-Sent Events as (event, data), parsed as the SSE specification says.
 
-    A stream that breaks mid-way raises NetworkError, so callers can fall back to polling.
+    Multi-line `data:` fields are joined with newlines; an event without data is not
+    dispatched; a comment (the server's keep-alive) comes as ("keep-alive", "") so the caller
+    can check its deadline; an event cut off by the end of the stream is dropped. A stream
+    that breaks raises NetworkError, so callers can fall back to polling.
     """
-    event, data = "message", list[str]()
+    event, data = "", list[str]()
     try:
-        # One byte a read: with bigger reads, an event on a stream without chunked framing
-        # would wait for later bytes (or the end of the stream). Event streams are small.
-        for line in response.iter_lines(chunk_size=1, decode_unicode=True):
+        for line in _sse_lines(_available(response)):
             if not line:
                 if data:
-                    yield event, "\n".join(data)
-                event, data = "message", list[str]()
+                    yield event or "message", "\n".join(data)
+                event, data = "", []
             elif line.startswith(":"):
                 yield "keep-alive", ""
             else:
-                field, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
+                field, colon, value = line.partition(":")
+                if colon and value.startswith(" "):
+                    value = value[1:]
                 if field == "event":
                     event = value
                 elif field == "data":
                     data.append(value)
-    except (requests.RequestException, OSError) as exc:
+    except (requests.RequestException, Urllib3Error, OSError) as exc:
         raise NetworkError(service, f"event stream broke: {_describe(exc)}", job) from None
-    if data:
-        yield event, "\n".join(data)

@@ -7,21 +7,33 @@ result archive, verify it against the SHA-256 manifest and extract it safely.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import stat
+import unicodedata
 import uuid
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, Interrupted, NetworkError, RemoteJobError, RemoteJobsError
+from .errors import (
+    AuthError,
+    InputError,
+    Interrupted,
+    NetworkError,
+    RemoteJobError,
+    RemoteJobsError,
+)
 from .fasta import ACGTUN, read_fasta
-from .files import staged
+from .files import STAGING, staged
 from .jobfile import JobFile
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
+    import requests
+
     from .http import HttpClient
 
 SERVICE = "mfannotweb"
@@ -34,13 +46,45 @@ FAILED = frozenset({"failed", "cancelled", "expired"})
 MAX_EXTRACTED_BYTES = 2 << 30  # an archive may not unpack to more than this
 MAX_RATIO = 200  # nor any entry compress better than this (zip bombs do)
 ARCHIVE = "results.zip"
+RESERVED = frozenset({ARCHIVE, STAGING})  # names the runner itself writes in the output folder
+SCOPES = ("jobs:read", "jobs:write", "jobs:cancel")
+
+
+@dataclass
+class Job:
+    """A job as the server last described it; `links` are absolute URLs, null links left out."""
+
+    id: str
+    status: str
+    error_msg: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, document: dict[str, Any], url: str) -> Job:
+        """The job object of the API docs; its links resolved against `url`, where it came from."""
+        from .http import resolve_link
+
+        links = document.get("links") or {}
+        return cls(
+            id=str(document["id"]),
+            status=str(document.get("status")),
+            error_msg=document.get("error_msg"),
+            links={key: resolve_link(url, str(link)) for key, link in links.items() if link},
+        )
 
 
 class MfannotWebClient:
-    """The /api/v1 endpoints, one method each. Auth: a bearer token with scopes."""
+    """The /api/v1 endpoints, one method each. Auth: a bearer token with scopes.
+
+    The server's `links` are followed as the API docs ask; a URL is built from the documented
+    paths only for the first look at a job known by its id (a re-attached run).
+    """
 
     def __init__(self, http: HttpClient) -> None:
         self.http = http
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self.http.json("GET", ""))
 
     def gencodes(self) -> dict[int, str]:
         table = self.http.json("GET", "/pipelines/gencodes")
@@ -54,19 +98,38 @@ class MfannotWebClient:
     def usage(self) -> dict[str, Any]:
         return dict(self.http.json("GET", "/me/usage"))
 
-    def submit(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    def _job_at(self, method: str, url: str, job: str | None, **kwargs: Any) -> Job:
+        response = self.http.request(method, url, job=job, **kwargs)
+        return Job.parse(self.http.parse_json(response, job), response.url)
+
+    def submit(self, body: dict[str, Any], idempotency_key: str) -> Job:
         # Safe to retry: the server returns the original job for a reused key.
         headers = {"Idempotency-Key": idempotency_key}
-        return dict(self.http.json("POST", "/jobs", json=body, headers=headers, idempotent=True))
+        return self._job_at("POST", "/jobs", None, json=body, headers=headers, idempotent=True)
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return dict(self.http.json("GET", f"/jobs/{job_id}", job=job_id))
+    def job(self, job: Job | str) -> Job:
+        """The job again, from its `self` link (or the documented path for a bare id)."""
+        if isinstance(job, Job):
+            return self._job_at("GET", job.links.get("self") or f"/jobs/{job.id}", job.id)
+        return self._job_at("GET", f"/jobs/{job}", job)
 
-    def cancel(self, job_id: str, *, before_exit: bool = False) -> dict[str, Any]:
-        answer = self.http.request(
-            "POST", f"/jobs/{job_id}/cancel", job=job_id, idempotent=True, before_exit=before_exit
+    def cancel(self, job: Job, *, before_exit: bool = False) -> None:
+        link = job.links.get("cancel")
+        if link is None:
+            raise RemoteJobError(
+                SERVICE, f"the service offers no cancel for a {job.status} job", job.id
+            )
+        self.http.request("POST", link, job=job.id, idempotent=True, before_exit=before_exit)
+
+    def events(self, job: Job) -> requests.Response:
+        return self.http.request(
+            "GET",
+            job.links.get("events") or f"/jobs/{job.id}/events",
+            job=job.id,
+            stream=True,
+            read_timeout=EVENT_READ_TIMEOUT,
+            headers={"Accept": "text/event-stream"},
         )
-        return dict(self.http.parse_json(answer, job_id)) if answer.content else {}
 
 
 def check_gencode(client: MfannotWebClient, gencode: int) -> None:
@@ -86,6 +149,33 @@ def order_models(client: MfannotWebClient, requested: list[str]) -> list[str]:
     return [model for model in available if model in requested]
 
 
+def check_scopes(client: MfannotWebClient, needed: tuple[str, ...], progress: Progress) -> None:
+    """Fail before anything is sent when the token lacks a scope the run needs (GET /api/v1)."""
+    try:
+        identity = client.whoami().get("identity") or {}
+    except RemoteJobError:  # a server without the whoami route: its answers will tell
+        return
+    scopes = {str(scope) for scope in identity.get("scopes") or ()}
+    if "*" in scopes:  # a cookie identity holds every scope
+        return
+    missing = [scope for scope in needed if scope not in scopes]
+    if missing:
+        have = ", ".join(sorted(scopes)) or "none"
+        raise AuthError(
+            SERVICE,
+            f"your token lacks the scope {' and '.join(missing)} (it has: {have}); create a token"
+            f" with the scopes {', '.join(SCOPES)} under API tokens in your MFannotWeb account"
+            f" at {web_address(client.http.base_url)}",
+        )
+    if "jobs:cancel" not in scopes:
+        progress.info(SERVICE, "your token lacks jobs:cancel: a stopped run cannot cancel its job")
+
+
+def web_address(api_url: str) -> str:
+    """Where users manage their tokens: the instance's address, without its /api/v1."""
+    return api_url.rstrip("/").removesuffix("/api/v1") or api_url
+
+
 def run(
     client: MfannotWebClient,
     kind: str,
@@ -94,18 +184,24 @@ def run(
     rna: list[str],
     outdir: Path,
     *,
+    expect: tuple[str, ...] = (),
     jobfile: JobFile,
     waiter: Waiter,
     progress: Progress,
 ) -> list[Path]:
-    """Run one MFannot or RNAweasel job; returns the files written into `outdir`."""
+    """Run one MFannot or RNAweasel job; returns the files written into `outdir`.
+
+    `expect`: comma-separated globs; the run fails unless a result file matches each.
+    """
     read_fasta(fasta, service=SERVICE, alphabet=ACGTUN)
+    record = jobfile.get(kind) or {}
+    resuming = bool(record.get("id"))
+    check_scopes(client, ("jobs:read",) if resuming else ("jobs:read", "jobs:write"), progress)
     check_gencode(client, gencode)
     models = order_models(client, rna) if kind == "rnaweasel" else []
-    record = jobfile.get(kind) or {}
-    if record.get("id"):
-        job_id = str(record["id"])
-        progress.info(SERVICE, f"{kind}: re-attached to job {job_id}")
+    if resuming:
+        job = client.job(str(record["id"]))
+        progress.info(SERVICE, f"{kind}: re-attached to job {job.id}")
     else:
         # The key is stored before the first attempt: even a restarted run cannot submit twice.
         record = {"idempotency_key": record.get("idempotency_key") or str(uuid.uuid4())}
@@ -117,29 +213,29 @@ def run(
             "input_filename": fasta.name[:255],
             "fasta": fasta.read_text(encoding="ascii"),
         }
-        job_id = _submit(client, body, record["idempotency_key"], waiter, progress)
-        jobfile.put(kind, {**record, "id": job_id})
+        job = _submit(client, body, record["idempotency_key"], waiter, progress)
+        jobfile.put(kind, {**record, "id": job.id})
     try:
-        _wait(client, kind, job_id, waiter, progress)
+        _wait(client, kind, job, waiter, progress)
     except Interrupted as stop:
         if stop.keeps_remote_jobs(jobfile.resumable):
             progress.info(
-                SERVICE, f"job {job_id} is kept; run again with the same --job-file to re-attach"
+                SERVICE, f"job {job.id} is kept; run again with the same --job-file to re-attach"
             )
         else:
-            _cancel_if_queued(client, kind, job_id, jobfile, progress)
+            _cancel_if_queued(client, kind, job, jobfile, progress)
         raise
-    return fetch_results(client, job_id, outdir, waiter)
+    return fetch_results(client, job, outdir, waiter, expect)
 
 
 def _submit(
     client: MfannotWebClient, body: dict[str, Any], key: str, waiter: Waiter, progress: Progress
-) -> str:
+) -> Job:
     while True:
         try:
             job = client.submit(body, key)
-            progress.state(SERVICE, str(job["id"]), str(job.get("status", "queued")))
-            return str(job["id"])
+            progress.state(SERVICE, job.id, job.status)
+            return job
         except RemoteJobsError as exc:
             if exc.code != "concurrency_limit_exceeded":
                 raise
@@ -153,82 +249,89 @@ def _submit(
 
 
 def _cancel_if_queued(
-    client: MfannotWebClient, kind: str, job_id: str, jobfile: JobFile, progress: Progress
+    client: MfannotWebClient, kind: str, job: Job, jobfile: JobFile, progress: Progress
 ) -> None:
     """The run was stopped for good; the API can cancel a job only while it is queued."""
     try:
-        client.cancel(job_id, before_exit=True)
+        client.cancel(job, before_exit=True)
     except RemoteJobsError as exc:
-        progress.info(SERVICE, f"could not cancel job {job_id}: {exc.message}")
+        progress.info(SERVICE, f"could not cancel job {job.id}: {exc.message}")
         return
     jobfile.drop(kind)
-    progress.info(SERVICE, f"cancelled queued job {job_id}")
+    progress.info(SERVICE, f"cancelled queued job {job.id}")
 
 
-def _failure(client: MfannotWebClient, job_id: str, fallback: str) -> RemoteJobError:
+def _failure(client: MfannotWebClient, job: Job, fallback: str) -> RemoteJobError:
     try:
-        job = client.job(job_id)
-        words = f"{job.get('status')}: {job.get('error_msg') or fallback}"
-    except RemoteJobsError:
+        latest = client.job(job)
+        words = f"{latest.status}: {latest.error_msg or fallback}"
+    except (RemoteJobError, AuthError, NetworkError):
         words = fallback
-    return RemoteJobError(SERVICE, f"job ended {words}", job_id)
+    return RemoteJobError(SERVICE, f"job ended {words}", job.id)
 
 
 def _wait(
-    client: MfannotWebClient, kind: str, job_id: str, waiter: Waiter, progress: Progress
+    client: MfannotWebClient, kind: str, job: Job, waiter: Waiter, progress: Progress
 ) -> None:
-    """Follow the event stream; poll the job instead if the stream is unavailable or breaks."""
-    try:
-        if _follow_events(client, job_id, waiter, progress):
-            return
-        progress.info(SERVICE, f"{job_id}: event stream ended early; polling instead")
-    except NetworkError as exc:
-        progress.info(SERVICE, f"{job_id}: event stream lost ({exc.message}); polling instead")
+    """Until the job is done. Follows the event stream; polls if it is unavailable or breaks.
+
+    `job` is kept up to date (its status, and its links when polled): a stopped run cancels
+    from it.
+    """
+    if job.status not in FAILED | {"done"}:
+        try:
+            if _follow_events(client, job, waiter, progress):
+                return
+            progress.info(SERVICE, f"{job.id}: event stream ended early; polling instead")
+        except NetworkError as exc:
+            progress.info(SERVICE, f"{job.id}: event stream lost ({exc.message}); polling instead")
 
     def finished() -> bool:
-        job = client.job(job_id)
-        status = str(job.get("status"))
-        progress.state(SERVICE, job_id, status)
-        if status in FAILED:
+        latest = client.job(job)
+        job.status, job.error_msg, job.links = latest.status, latest.error_msg, latest.links
+        progress.state(SERVICE, job.id, job.status)
+        if job.status in FAILED:
             raise RemoteJobError(
-                SERVICE, f"job ended {status}: {job.get('error_msg') or 'no message'}", job_id
+                SERVICE, f"job ended {job.status}: {job.error_msg or 'no message'}", job.id
             )
-        return status == "done"
+        return job.status == "done"
 
-    waiter.wait(SERVICE, POLL, finished, f"{kind} job still running", job_id)
+    if job.status == "done":
+        return
+    waiter.wait(SERVICE, POLL, finished, f"{kind} job still running", job.id)
 
 
-def _follow_events(
-    client: MfannotWebClient, job_id: str, waiter: Waiter, progress: Progress
-) -> bool:
-    """True once the stream reports success; False if it ended without a verdict."""
-    from .http import iter_sse
+def _follow_events(client: MfannotWebClient, job: Job, waiter: Waiter, progress: Progress) -> bool:
+    """True once the stream reports success; False if it ended without a verdict.
+
+    Acts on `done` and `error` the moment they arrive, even if the server keeps the stream
+    open; keep-alive comments keep the --timeout checked.
+    """
+    from .http import iter_sse, resolve_link
 
     try:
-        response = client.http.request(
-            "GET",
-            f"/jobs/{job_id}/events",
-            job=job_id,
-            stream=True,
-            read_timeout=EVENT_READ_TIMEOUT,
-            headers={"Accept": "text/event-stream"},
-        )
+        response = client.events(job)
     except (NetworkError, RemoteJobError) as exc:  # no stream here: polling still works
-        progress.info(SERVICE, f"{job_id}: no event stream ({exc.message}); polling instead")
+        progress.info(SERVICE, f"{job.id}: no event stream ({exc.message}); polling instead")
         return False
     with response:
-        for event, data in iter_sse(response, SERVICE, job_id):
-            waiter.check_deadline(SERVICE, "job still running", job_id)
+        for event, data in iter_sse(response, SERVICE, job.id):
+            waiter.check_deadline(SERVICE, "job still running", job.id)
             payload = _json_or_text(data)
             if event == "status":
-                progress.state(SERVICE, job_id, str(payload.get("status")))
+                job.status = str(payload.get("status"))
+                progress.state(SERVICE, job.id, job.status)
             elif event == "stage":
-                progress.state(SERVICE, f"{job_id} stage", str(payload.get("label")))
+                progress.state(SERVICE, f"{job.id} stage", str(payload.get("label")))
             elif event == "done":
-                progress.state(SERVICE, job_id, "done")
+                job.status = "done"
+                progress.state(SERVICE, job.id, "done")
+                if payload.get("download_url"):
+                    link = resolve_link(response.url, str(payload["download_url"]))
+                    job.links.setdefault("download", link)
                 return True
             elif event == "error":
-                raise _failure(client, job_id, str(payload.get("error_msg") or data))
+                raise _failure(client, job, str(payload.get("error_msg") or data))
     return False
 
 
@@ -241,18 +344,25 @@ def _json_or_text(data: str) -> dict[str, Any]:
 
 
 def fetch_results(
-    client: MfannotWebClient, job_id: str, outdir: Path, waiter: Waiter
+    client: MfannotWebClient,
+    job: Job,
+    outdir: Path,
+    waiter: Waiter,
+    expect: tuple[str, ...] = (),
 ) -> list[Path]:
     """Download results.zip, verify every entry against the manifest, extract it safely."""
-    job = client.job(job_id)
-    links = job.get("links") or {}
-    results_link = links.get("results") or f"/jobs/{job_id}/results"
-    download_link = links.get("download") or f"/jobs/{job_id}/download"
+    hint = job.links.get("download")  # the done event's download_url, if it gave one
+    latest = client.job(job)
     manifest: dict[str, dict[str, Any]] = {}
 
     def ready() -> bool:
+        nonlocal latest
+        link = latest.links.get("results")
+        if link is None:  # the server offers no results yet: ask again next round
+            latest = client.job(latest)
+            return False
         try:
-            files = client.http.json("GET", _api_path(client, results_link), job=job_id)["files"]
+            files = client.http.json("GET", link, job=job.id)["files"]
         except RemoteJobsError as exc:
             if exc.code == "archive_not_ready":
                 return False
@@ -260,27 +370,45 @@ def fetch_results(
         manifest.update({str(entry["name"]): entry for entry in files})
         return True
 
-    waiter.wait(SERVICE, POLL, ready, "result archive not ready", job_id)
+    waiter.wait(SERVICE, POLL, ready, "result archive not ready", job.id)
+    download = latest.links.get("download") or hint
+    if download is None:
+        raise RemoteJobError(SERVICE, "the service gave no download link for the results", job.id)
     with staged(outdir, last=ARCHIVE) as partial:
-        archive = client.http.download(
-            _api_path(client, download_link), partial / ARCHIVE, job=job_id
-        )
-        names = extract_verified(archive, manifest, partial, job_id)
+        archive = client.http.download(download, partial / ARCHIVE, job=job.id)
+        names = extract_verified(archive, manifest, partial, job.id)
+        _check_expected(names, expect, job.id)
     return [outdir / name for name in names] + [outdir / ARCHIVE]
 
 
-def _api_path(client: MfannotWebClient, link: str) -> str:
-    """Links are absolute paths from the host ('/api/v1/...'); our base ends in /api/v1."""
-    prefix = "/api/v1"
-    if link.startswith(prefix) and client.http.base_url.endswith(prefix):
-        return link[len(prefix) :]
-    return link
+def _check_expected(names: list[str], expect: tuple[str, ...], job_id: str) -> None:
+    """Every expected kind of file is there, or the run fails naming the one that is not."""
+    basenames = [PurePosixPath(name).name for name in names]
+    for globs in expect:
+        patterns = [glob.strip() for glob in globs.split(",") if glob.strip()]
+        if not any(fnmatch.fnmatchcase(name, p) for name in basenames for p in patterns):
+            raise RemoteJobError(
+                SERVICE,
+                f"the results hold no {' or '.join(patterns)} file"
+                f" (they hold: {', '.join(sorted(names))[:300]})",
+                job_id,
+            )
+
+
+def _collision_key(name: str) -> str:
+    """Names that would land on one file on some file system (case, Unicode forms, './')."""
+    return unicodedata.normalize("NFC", "/".join(PurePosixPath(name).parts)).casefold()
 
 
 def extract_verified(
     archive: Path, manifest: dict[str, dict[str, Any]], dest: Path, job_id: str
 ) -> list[str]:
-    """Extract `archive` into `dest`, refusing anything that could escape it or blow it up."""
+    """Extract `archive` into `dest`, refusing anything that could escape it or blow it up.
+
+    No entry may replace the archive itself, the staging folder or another entry: names that
+    collide (twice the same, a file and a folder of one name, names that differ only in case)
+    are refused before anything is written.
+    """
 
     def refuse(why: str) -> RemoteJobError:
         return RemoteJobError(SERVICE, f"result archive refused: {why}", job_id)
@@ -296,6 +424,8 @@ def extract_verified(
             path = PurePosixPath(info.filename)
             if info.filename.startswith(("/", "\\")) or ".." in path.parts or ":" in info.filename:
                 raise refuse(f"unsafe entry name {info.filename!r}")
+            if path.parts and path.parts[0].casefold() in RESERVED:
+                raise refuse(f"{info.filename!r} would replace the runner's own {path.parts[0]}")
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise refuse(f"{info.filename} is a symbolic link")
             total += info.file_size
@@ -305,6 +435,7 @@ def extract_verified(
                 raise refuse(
                     f"{info.filename} compresses {info.file_size // max(info.compress_size, 1)}:1"
                 )
+        _refuse_collisions(zf.infolist(), refuse)
         names = [info.filename for info in entries]
         if sorted(names) != sorted(manifest):
             extra = sorted(set(names) ^ set(manifest))
@@ -312,16 +443,19 @@ def extract_verified(
         for info in entries:
             expected = manifest[info.filename]
             target = dest / info.filename
-            target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
             size = 0
-            with zf.open(info) as source, open(target, "wb") as out:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    size += len(block)
-                    if size > info.file_size:
-                        raise refuse(f"{info.filename} is larger than its header says")
-                    digest.update(block)
-                    out.write(block)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as source, open(target, "xb") as out:
+                    for block in iter(lambda: source.read(1 << 20), b""):
+                        size += len(block)
+                        if size > info.file_size:
+                            raise refuse(f"{info.filename} is larger than its header says")
+                        digest.update(block)
+                        out.write(block)
+            except OSError as exc:
+                raise refuse(f"{info.filename} cannot be written: {exc.strerror or exc}") from None
             if size != int(expected["size_bytes"]) or digest.hexdigest() != expected["sha256"]:
                 raise RemoteJobError(
                     SERVICE,
@@ -329,3 +463,22 @@ def extract_verified(
                     job_id,
                 )
     return names
+
+
+def _refuse_collisions(infos: list[zipfile.ZipInfo], refuse: Any) -> None:
+    files: dict[str, str] = {}
+    folders: dict[str, str] = {}
+    for info in infos:
+        key = _collision_key(info.filename)
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            folders.setdefault("/".join(parts[:depth]), info.filename)
+        if info.is_dir():
+            folders.setdefault(key, info.filename)
+        elif key in files:
+            raise refuse(f"entries {files[key]!r} and {info.filename!r} have the same name")
+        else:
+            files[key] = info.filename
+    for key, name in files.items():
+        if key in folders:
+            raise refuse(f"{name!r} is both a file and a folder")

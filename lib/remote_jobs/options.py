@@ -78,3 +78,12 @@ gencode_option = click.option(
     required=True,
     help="NCBI genetic code; checked against the server's list (mfannotweb gencodes).",
 )
+
+expect_file_option = click.option(
+    "--expect-file",
+    "expect",
+    multiple=True,
+    metavar="GLOBS",
+    help="Fail (exit 4, nothing written) unless a result file matches one of these"
+    " comma-separated globs, e.g. '*.gff,*.gff3' (repeatable).",
+)

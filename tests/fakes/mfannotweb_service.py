@@ -6,13 +6,16 @@ import datetime as dt
 import hashlib
 import io
 import json
+import posixpath
 import re
+import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .server import FakeServer, Request, Response, json_response
+from .server import FakeServer, OtherOrigin, Request, Response, json_response
 
 API = "/api/v1"
 GENCODES = {
@@ -120,10 +123,12 @@ def make_archive(kind: str, fasta: str, gencode: int, rna: list[str]) -> dict[st
     return files
 
 
-def zip_bytes(files: dict[str, bytes]) -> bytes:
+def zip_bytes(files: dict[str, bytes] | list[tuple[str, bytes]]) -> bytes:
+    """A zip of `files` in name order; a list may name an entry twice, as zip files can."""
+    entries = sorted(files.items() if isinstance(files, dict) else files)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sorted(files.items()):
+        for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=(2026, 11, 22, 3, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
@@ -144,6 +149,10 @@ class FakeMfJob:
     finished_at: str | None = None
     error_msg: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
+    extra_entries: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def entries(self) -> list[tuple[str, bytes]]:
+        return sorted([*self.files.items(), *self.extra_entries])
 
     def advance(self) -> None:
         if self.script:
@@ -153,7 +162,9 @@ class FakeMfJob:
             if self.status in ("done", "failed", "cancelled", "expired"):
                 self.finished_at = _now()
 
-    def out(self) -> dict[str, Any]:
+    def out(self, link: Any = None) -> dict[str, Any]:
+        """The job object; `link(target_path)` writes each link (default: the path as it is)."""
+        link = link or (lambda path: path)
         base = f"{API}/jobs/{self.id}"
         done = self.status == "done"
         return {
@@ -161,21 +172,46 @@ class FakeMfJob:
             "input_filename": self.input_filename, "created_at": self.created_at,
             "started_at": self.started_at, "finished_at": self.finished_at, "error_msg": self.error_msg,
             "links": {
-                "self": base, "events": f"{base}/events", "log": f"{base}/log",
-                "download": f"{base}/download" if done else None,
-                "results": f"{base}/results" if done else None,
-                "cancel": f"{base}/cancel" if self.status == "queued" else None,
+                "self": link(base), "events": link(f"{base}/events"), "log": link(f"{base}/log"),
+                "download": link(f"{base}/download") if done else None,
+                "results": link(f"{base}/results") if done else None,
+                "cancel": link(f"{base}/cancel") if self.status == "queued" else None,
             },
         }  # fmt: skip
 
 
 class FakeMfannotWeb(FakeServer):
+    """MFannotWeb's /api/v1, served at `prefix` + /api/v1 (the public one is under /apps/mfannotweb).
+
+    Shapes of real deployments, chosen per test:
+    - `link_style`: links as absolute paths from the host root, prefix included ("path"), as
+      absolute URLs ("url"), or relative to the document that holds them ("relative");
+    - `foreign`: another origin (`mirror(service)`) that serves the links named in `foreign_links`;
+    - `eol`, `stage_label`, `linger`: the event stream's line ends, a stage label (any text),
+      and how long the stream stays open after its verdict (keep-alives every second).
+    """
+
     def __init__(
-        self, token: str, scopes: tuple[str, ...] = ("jobs:read", "jobs:write", "jobs:cancel")
+        self,
+        token: str,
+        scopes: tuple[str, ...] = ("jobs:read", "jobs:write", "jobs:cancel"),
+        prefix: str = "",
     ) -> None:
         super().__init__()
         self.token = token
         self.scopes = scopes
+        self.api = prefix + API
+        self.link_style = "path"
+        self.foreign: FakeServer | None = None
+        self.foreign_links: frozenset[str] = frozenset({"results", "download"})
+        self.eol = "\n"
+        self.stage_label = "searching"
+        self.linger = 0.0
+        self.streams_open = 0
+        self.downloads_while_streaming: list[bool] = []
+        # More archive entries for every job (listed in the manifest too); names may repeat.
+        self.extra_entries: list[tuple[str, bytes]] = []
+        self.omit_suffixes: tuple[str, ...] = ()  # result files a job does not produce
         self.script = ["queued", "running", "running", "done"]
         self.fail_with: str | None = None  # error_msg for a job that fails
         self.fail_status = "failed"  # how it fails: failed, cancelled or expired
@@ -184,7 +220,7 @@ class FakeMfannotWeb(FakeServer):
         self.in_flight_limit = 3
         self.events_enabled = True
 
-    def _auth(self, request: Request, scope: str) -> Response | None:
+    def _auth(self, request: Request, scope: str | None) -> Response | None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return json_response(
@@ -194,7 +230,7 @@ class FakeMfannotWeb(FakeServer):
             return json_response(
                 {"detail": "invalid or revoked token", "code": "unauthenticated"}, 401
             )
-        if scope not in self.scopes:
+        if scope is not None and scope not in self.scopes:
             return json_response(
                 {"detail": f"token lacks scope {scope}", "code": "forbidden_scope"}, 403
             )
@@ -203,8 +239,34 @@ class FakeMfannotWeb(FakeServer):
     def in_flight(self) -> int:
         return sum(1 for job in self.jobs.values() if job.status in ("queued", "running"))
 
+    def link_writer(self, document: str) -> Any:
+        """How links are written in a document served at path `document`."""
+
+        def write(path: str) -> str:
+            name = path.rsplit("/", 1)[-1]
+            if self.foreign is not None and name in self.foreign_links:
+                return f"{self.foreign.base}/mirror{path[len(API) :]}"
+            path = self.api + path[len(API) :]
+            if self.link_style == "url":
+                return self.base + path
+            if self.link_style == "relative":
+                return posixpath.relpath(path, posixpath.dirname(document))
+            return path
+
+        return write
+
     def handle(self, request: Request) -> Response:
         method, path = request.method, request.path
+        if not path.startswith(self.api):
+            return json_response({"detail": "not found", "code": "not_found"}, 404)
+        path = API + path[len(self.api) :]  # routes below as if mounted at the root
+        if method == "GET" and path.rstrip("/") == API:
+            denied = self._auth(request, None)
+            if denied:
+                return denied
+            identity = {"id": 42, "email": "tester@example.org", "role": "user"}
+            identity.update(auth_method="token", scopes=list(self.scopes))
+            return json_response({"version": "1", "authenticated": True, "identity": identity})
         if method == "GET" and path == f"{API}/pipelines/gencodes":
             return json_response(GENCODES)
         if method == "GET" and path == f"{API}/pipelines/rnaweasel/models":
@@ -231,14 +293,19 @@ class FakeMfannotWeb(FakeServer):
             )
         if method == "POST" and path == f"{API}/jobs":
             return self._submit(request)
+        return self.job_route(method, path, request.path)
+
+    def job_route(self, method: str, path: str, document: str) -> Response:
+        """The routes of one job; `path` as if mounted at the root, `document` as requested."""
         match = re.fullmatch(rf"{API}/jobs/([0-9a-f-]+)(/[a-z]+)?", path)
         job = self.jobs.get(match.group(1)) if match else None
         if job is None:
             return json_response({"detail": "job not found", "code": "not_found"}, 404)
         action = match.group(2) if match else None
+        link = self.link_writer(document)
         if method == "GET" and action is None:
             job.advance()
-            return json_response(job.out())
+            return json_response(job.out(link))
         if method == "POST" and action == "/cancel":
             if job.status != "queued":
                 return json_response(
@@ -249,9 +316,9 @@ class FakeMfannotWeb(FakeServer):
                     409,
                 )
             job.status, job.script, job.finished_at = "cancelled", [], _now()
-            return json_response(job.out())
+            return json_response(job.out(link))
         if method == "GET" and action == "/events":
-            return self._events(job)
+            return self._events(job, link)
         if method == "GET" and action in ("/results", "/download"):
             if job.status != "done":
                 return json_response(
@@ -266,11 +333,12 @@ class FakeMfannotWeb(FakeServer):
                                 "size_bytes": len(d),
                                 "sha256": hashlib.sha256(d).hexdigest(),
                             }
-                            for n, d in sorted(job.files.items())
+                            for n, d in job.entries()
                         ]
                     }
                 )
-            body = zip_bytes(job.files)
+            self.downloads_while_streaming.append(self.streams_open > 0)
+            body = zip_bytes(job.entries())
             return Response(
                 200,
                 body,
@@ -283,8 +351,9 @@ class FakeMfannotWeb(FakeServer):
 
     def _submit(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key")
+        link = self.link_writer(request.path)
         if key and key in self.keys:
-            return json_response(self.jobs[self.keys[key]].out(), 201)
+            return json_response(self.jobs[self.keys[key]].out(link), 201)
         body = request.json()
         kind, gencode = body.get("kind"), body.get("gencode")
         if kind not in ("mfannot", "rnaweasel") or str(gencode) not in GENCODES:
@@ -320,24 +389,29 @@ class FakeMfannotWeb(FakeServer):
             job.script = ["queued", "running", self.fail_status]
             job.error_msg = self.fail_with
         else:
-            job.files = make_archive(kind, job.fasta, int(gencode), job.params["rna"])
+            files = make_archive(kind, job.fasta, int(gencode), job.params["rna"])
+            job.files = {n: d for n, d in files.items() if not n.endswith(self.omit_suffixes)}
+            job.extra_entries = list(self.extra_entries)
         self.jobs[job.id] = job
         if key:
             self.keys[key] = job.id
-        return json_response(job.out(), 201)
+        return json_response(job.out(link), 201)
 
-    def _events(self, job: FakeMfJob) -> Response:
+    def _events(self, job: FakeMfJob, link: Any) -> Response:
         if not self.events_enabled:
             return json_response(
                 {"detail": "event streams are disabled here", "code": "not_found"}, 404
             )
+        eol = self.eol
 
         def event(name: str, data: dict[str, Any]) -> bytes:
-            return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            return (
+                f"event: {name}{eol}data: {json.dumps(data, ensure_ascii=False)}{eol}{eol}".encode()
+            )
 
         chunks = [
             event("status", {"status": job.status, "created_at": job.created_at}),
-            b": keep-alive\n\n",
+            f": keep-alive{eol}{eol}".encode(),
         ]
         while job.script and set(job.script) != {job.status}:  # a job stuck in one state: stop
             before = job.status
@@ -345,18 +419,44 @@ class FakeMfannotWeb(FakeServer):
             if job.status != before and job.status in ("queued", "running"):
                 chunks.append(event("status", {"status": job.status, "created_at": job.created_at}))
             if job.status == "running":
-                chunks.append(event("stage", {"label": f"{job.kind}: searching"}))
+                chunks.append(event("stage", {"label": f"{job.kind}: {self.stage_label}"}))
                 chunks.append(
                     event("log", {"line": f"{job.kind} is working on {job.input_filename}"})
                 )
         if job.status == "done":
-            chunks.append(event("done", {"download_url": f"{API}/jobs/{job.id}/download"}))
+            url = link(f"{API}/jobs/{job.id}/download")
+            chunks.append(event("done", {"download_url": url}))
         elif job.status in ("failed", "cancelled", "expired"):
             chunks.append(event("error", {"status": job.status, "error_msg": job.error_msg}))
         # else: a job that stays put; the stream just ends, as when a proxy drops it
+
+        def stream() -> Iterator[bytes]:
+            self.streams_open += 1
+            try:
+                yield from chunks
+                for _ in range(int(self.linger)):  # a server that keeps the stream open
+                    time.sleep(1)
+                    yield f": keep-alive{eol}{eol}".encode()
+            finally:
+                self.streams_open -= 1
+
         return Response(
             200,
-            chunks,
-            {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+            stream(),
+            {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},  # UTF-8 by the spec
             stream=True,
         )
+
+
+def mirror(service: FakeMfannotWeb) -> OtherOrigin:
+    """Another origin (a storage host) serving the service's job links under /mirror/jobs/...,
+    without asking for a token, as presigned storage links are; it logs what reaches it."""
+
+    def answer(request: Request) -> Response:
+        if not request.path.startswith("/mirror/"):
+            return json_response({"detail": "not found"}, 404)
+        with service.lock:
+            path = API + request.path[len("/mirror") :]
+            return service.job_route(request.method, path, request.path)
+
+    return OtherOrigin(answer)

@@ -35,7 +35,8 @@ REMOTE_JOBS = [sys.executable, "-m", "remote_jobs"]
 
 BAKTA_HOST = "https://api.bakta.computational.bio"
 S3_HOST = "https://s3.computational.bio.uni-giessen.de"
-MFANNOTWEB_BASE = "https://megasun.bch.umontreal.ca/apps/mfannotweb"
+MFANNOTWEB_HOST = "https://megasun.bch.umontreal.ca"  # the API is under /apps/mfannotweb/api/v1
+SELF_HOSTED_MFANNOTWEB = "https://mfannot.example.org"  # the API docs' example: /api/v1 at the root
 CODON_HOST = "https://codon-api.example.org"  # the real host is not public: see test-data/README
 # Credentials used while recording; they must not appear in any cassette.
 MFANNOTWEB_TOKEN = "mfw_RecordingToken0123456789abcdef"
@@ -53,16 +54,27 @@ class Scenario:
     expect_rc: int = 0
     env: dict[str, str] = field(default_factory=dict)
     before: Callable[[Any, list[str]], None] | None = None
+    # Settings a replay needs too (a self-hosted service's URL); recording points them at the fake.
+    replay_env: dict[str, str] = field(default_factory=dict)
 
 
 def _bakta(**kwargs: Any) -> Callable[[], FakeServer]:
     return lambda: FakeBakta(**kwargs)
 
 
-def _mfannotweb(fail_with: str | None = None) -> Callable[[], FakeServer]:
+def _mfannotweb(
+    fail_with: str | None = None,
+    prefix: str = "/apps/mfannotweb",
+    link_style: str = "path",
+    omit_suffixes: tuple[str, ...] = (),
+) -> Callable[[], FakeServer]:
+    """Like the public instance by default: mounted under a prefix, links as paths from the root."""
+
     def make() -> FakeServer:
-        server = FakeMfannotWeb(MFANNOTWEB_TOKEN)
+        server = FakeMfannotWeb(MFANNOTWEB_TOKEN, prefix=prefix)
         server.fail_with = fail_with
+        server.link_style = link_style
+        server.omit_suffixes = omit_suffixes
         return server
 
     return make
@@ -78,7 +90,7 @@ def _codon(fail_with: str | None = None) -> Callable[[], FakeServer]:
 
 
 GENOME = {"genome.fasta": "bakta_genome.fasta"}
-MITO = {"genome.fasta": "mito_genome.fasta"}
+MITO = {"mito_genome.fasta": "mito_genome.fasta"}  # named as Galaxy names the dataset
 POLL = ["--poll-interval", "0"]
 SCENARIOS = [
     Scenario("bakta_default", _bakta(), ["bakta", "annotate", "genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST),
@@ -110,12 +122,14 @@ SCENARIOS = [
         BAKTA_HOST,
     ),
     Scenario("bakta_version", _bakta(), ["bakta", "version"], {}, BAKTA_HOST),
-    Scenario("mfannot_default", _mfannotweb(), ["mfannot", "annotate", "genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
-    Scenario("mfannot_gencode5", _mfannotweb(), ["mfannot", "annotate", "genome.fasta", "--gencode", "5", "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
-    Scenario("mfannot_failed", _mfannotweb("MFannot exited with status 2: no ORF found in any sequence"), ["mfannot", "annotate", "genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
-    Scenario("rnaweasel_default", _mfannotweb(), ["rnaweasel", "search", "genome.fasta", "--gencode", "4", "--rna", "tRNA", "--rna", "rns", "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
-    Scenario("rnaweasel_all", _mfannotweb(), ["rnaweasel", "search", "genome.fasta", "--gencode", "1", *(x for m in ("tRNA", "intronI", "intronII", "rnpB", "rrn5", "rns", "ssrA") for x in ("--rna", m)), "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
-    Scenario("rnaweasel_failed", _mfannotweb("RNAfinder: cmsearch failed (out of memory)"), ["rnaweasel", "search", "genome.fasta", "--gencode", "4", "--rna", "tRNA", "--outdir", "out", *POLL], MITO, MFANNOTWEB_BASE, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("mfannot_default", _mfannotweb(), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("mfannot_gencode5", _mfannotweb(), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "5", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("mfannot_failed", _mfannotweb("MFannot exited with status 2: no ORF found in any sequence"), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("mfannot_no_tbl", _mfannotweb(omit_suffixes=(".tbl",)), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", "--expect-file", "*.tbl", *POLL], MITO, MFANNOTWEB_HOST, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("mfannot_selfhosted", _mfannotweb(prefix="", link_style="relative"), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, SELF_HOSTED_MFANNOTWEB, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}, replay_env={"MFANNOTWEB_URL": SELF_HOSTED_MFANNOTWEB + "/api/v1"}),
+    Scenario("rnaweasel_default", _mfannotweb(), ["rnaweasel", "search", "mito_genome.fasta", "--gencode", "4", "--rna", "tRNA", "--rna", "rns", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("rnaweasel_all", _mfannotweb(), ["rnaweasel", "search", "mito_genome.fasta", "--gencode", "1", *(x for m in ("tRNA", "intronI", "intronII", "rnpB", "rrn5", "rns", "ssrA") for x in ("--rna", m)), "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
+    Scenario("rnaweasel_failed", _mfannotweb("RNAfinder: cmsearch failed (out of memory)"), ["rnaweasel", "search", "mito_genome.fasta", "--gencode", "4", "--rna", "tRNA", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
     Scenario("codon_default", _codon(), ["codon", "optimise", "--name", "gfp", "--sequence", "cds.fasta", "--fitness", "cai", "--fitness", "gc_content:min=35,max=60,weight=2", "--outdir", "out", *POLL], {"cds.fasta": "codon_cds.fasta"}, CODON_HOST),
     Scenario("codon_utrs", _codon(), ["codon", "optimise", "--name", "gfp_utr", "--sequence", "cds.fasta", "--utr5", "GGATCGATCCACC", "--utr3", "TAATAAAGCGGCCGC", "--fitness", "dna_manufact:weight=1.5", "--fitness", "u_content:weight=-1", "--outdir", "out", *POLL], {"cds.fasta": "codon_cds.fasta"}, CODON_HOST),
     Scenario("codon_bakta_cds", _codon(), ["codon", "optimise", "--name", "bakta_cds", "--sequence", "cds.fasta", "--sequence-id", "JDFBHH_00005", "--fitness", "cai", "--fitness", "gc_content:min=40,max=60,weight=1", "--outdir", "out", *POLL], {"cds.fasta": "bakta_genome.ffn"}, CODON_HOST),
@@ -166,9 +180,10 @@ def record(scenario: Scenario) -> None:
             run = Path(tmp)
             for name, source in scenario.inputs.items():
                 shutil.copy(TEST_DATA / source, run / name)
-            base = server.base + (
-                "/api/v1" if isinstance(server, (FakeBakta, FakeMfannotWeb)) else ""
-            )
+            if isinstance(server, FakeMfannotWeb):
+                base = server.base + server.api
+            else:
+                base = server.base + ("/api/v1" if isinstance(server, FakeBakta) else "")
             env = {
                 **os.environ,
                 "PYTHONPATH": str(ROOT / "lib"),
@@ -180,6 +195,7 @@ def record(scenario: Scenario) -> None:
                 "CODON_PASSWORD": CODON_PASSWORD,
                 **scenario.env,
             }
+            env.update(dict.fromkeys(scenario.replay_env, base))
             target = CASSETTES / f"{scenario.name}.yaml"
             target.unlink(missing_ok=True)
             done = subprocess.run(

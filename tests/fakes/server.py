@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -125,9 +125,16 @@ class FakeServer:
                     self.send_header("Connection", "close")
                     self.end_headers()
                     chunks = [response.body] if isinstance(response.body, bytes) else response.body
-                    for chunk in chunks:
-                        self.wfile.write(chunk)
-                        self.wfile.flush()
+                    try:
+                        for chunk in chunks:
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client has gone: a streaming client may leave any time
+                    finally:
+                        close = getattr(chunks, "close", None)
+                        if close is not None:
+                            close()
                     self.close_connection = True
                     return
                 assert isinstance(response.body, bytes)
@@ -186,3 +193,15 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class OtherOrigin(FakeServer):
+    """A second host (another port: another origin) that answers with `answer` and logs every
+    request, headers included, so tests can see what reached it."""
+
+    def __init__(self, answer: Callable[[Request], Response]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def handle(self, request: Request) -> Response:
+        return self.answer(request)
