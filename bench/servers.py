@@ -255,7 +255,7 @@ class LiveEventsMfannotWeb(BenchServer, FakeMfannotWeb):
         self.chunked = chunked
         self.done_at: dict[str, float] = {}
 
-    def _events(self, job: FakeMfJob) -> Response:
+    def _events(self, job: FakeMfJob, link: Any) -> Response:
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         body = self._story(job)
         if self.chunked:
