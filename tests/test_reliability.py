@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from remote_jobs.errors import Interrupted
 from tests.conftest import (
     PASSWORD,
     ROOT,
@@ -384,7 +385,7 @@ def test_sigterm_cancels_a_queued_mfannotweb_job(
     assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-2:] == [
         f"mfannotweb: cancelled queued job {job_id}",
-        "error: remote-jobs: stopped by SIGTERM",
+        "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)",
     ]
     assert mfannotweb_server.jobs[job_id].status == "cancelled"
     assert _job_file_records(workdir) == {}  # running again submits a new job
@@ -400,7 +401,7 @@ def test_sigterm_on_a_running_mfannotweb_job_says_it_cannot_be_cancelled(
     assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-2:] == [
         f"mfannotweb: could not cancel job {job_id}: the service offers no cancel for a running job",
-        "error: remote-jobs: stopped by SIGTERM",
+        "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)",
     ]
     assert mfannotweb_server.requests_to("POST", f"/api/v1/jobs/{job_id}/cancel") == []
     assert mfannotweb_server.jobs[job_id].status == "running"
@@ -423,7 +424,10 @@ def test_sigterm_after_the_job_started_unseen_gives_the_services_reason(
     reason, last = stderr.strip().splitlines()[-2:]
     assert reason.startswith(f"mfannotweb: could not cancel job {job_id}: HTTP 409 ")
     assert "cancellable_only_when_queued" in reason
-    assert last == "error: remote-jobs: stopped by SIGTERM"
+    assert (
+        last
+        == "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)"
+    )
     assert mfannotweb_server.jobs[job_id].status == "running"
 
 
@@ -492,7 +496,7 @@ def test_a_stopped_run_deletes_its_bakta_jobs(
     assert stderr.strip().splitlines()[-3:] == [
         f"bakta: genome: deleted job {ids['genome']}",
         f"bakta: second: deleted job {ids['second']}",
-        f"error: remote-jobs: stopped by {stop.name}",
+        f"error: remote-jobs: stopped by {stop.name}{Interrupted.CAUSES.get(stop.name, '')}",
     ]
     assert server.jobs == {} and sorted(server.deleted) == sorted(ids.values())
     assert not any(secret in stderr for secret in secrets)
@@ -536,7 +540,10 @@ def test_a_delete_that_gets_no_answer_does_not_outlast_galaxys_grace_period(
     lines = stderr.strip().splitlines()
     assert lines[-2].startswith(f"bakta: genome: could not delete job {job.id}: ")
     assert "did not answer in time" in lines[-2] and job.secret not in stderr
-    assert lines[-1] == "error: remote-jobs: stopped by SIGTERM"
+    assert (
+        lines[-1]
+        == "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)"
+    )
     assert len(bakta_server.requests_to("DELETE", "/api/v1/job/delete")) == 1  # no retries
     assert _job_file_records(workdir)["genome"]["id"] == job.id  # its id stays on record
 
@@ -552,7 +559,10 @@ def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
     )
     _, stderr = _stop_like_galaxy(runner)
     assert runner.returncode == 6, stderr
-    assert stderr.strip().splitlines()[-1] == "error: remote-jobs: stopped by SIGTERM"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)"
+    )
     assert only_complete_results(workdir) == []
     assert len(bakta_server.deleted) == 1
 

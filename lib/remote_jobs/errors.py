@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class RemoteJobsError(Exception):
     """An error that ends the run with a one-line message and a distinct exit code."""
@@ -58,8 +60,14 @@ class Interrupted(RemoteJobsError):
 
     exit_code = 6
 
+    # What sends SIGTERM to a Galaxy job: the user deleting it, or Galaxy itself stopping
+    # (a restart with the local runner ends its jobs; docs/admin.md says how to keep them).
+    CAUSES: ClassVar[dict[str, str]] = {
+        "SIGTERM": " (the Galaxy job was deleted, or Galaxy was stopped)"
+    }
+
     def __init__(self, service: str, signal_name: str) -> None:
-        super().__init__(service, f"stopped by {signal_name}")
+        super().__init__(service, f"stopped by {signal_name}{self.CAUSES.get(signal_name, '')}")
         self.signal_name = signal_name
 
     def keeps_remote_jobs(self, resumable: bool) -> bool:
