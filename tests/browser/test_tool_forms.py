@@ -92,7 +92,12 @@ CASES = [
         input_file="bakta_genome.fasta",
         data_param="genome",
         inputs={"test_cassette": "bakta_default.yaml"},
-        sections=("Organism and naming", "Annotation options", "Output files"),
+        sections=(
+            "Organism and naming",
+            "Annotation options",
+            "Workflow options: skip steps, Baktfold",
+            "Output files",
+        ),
         defaults={
             "organism|genus": "",
             "annotation|translation_table": "11. Bacterial, Archaeal and Plant Plastid",
@@ -108,7 +113,7 @@ CASES = [
             "summary",
             "plot (SVG)",
         ),
-        progress=r"bakta genome: INIT -> RUNNING",
+        progress=r"bakta bakta_genome: INIT -> RUNNING",
     ),
     Case(
         tool_id="remote_mfannot",
