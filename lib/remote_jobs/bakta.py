@@ -580,9 +580,11 @@ class _V1:
 class _V2:
     label = "v2"
 
-    def __init__(self, client: BaktaV2Client, workflow: Workflow, links: dict[str, bytes]) -> None:
+    def __init__(
+        self, client: BaktaV2Client, workflow: Workflow, replacements: dict[str, bytes]
+    ) -> None:
         self.client, self.workflow = client, workflow
-        self.replacements = links  # upload kind -> the bytes to send instead of the file
+        self.replacements = replacements  # upload kind -> the bytes to send instead of the file
         self.http = client.http
 
     def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
@@ -657,6 +659,9 @@ def annotate(
     before anything is created or uploaded.
     """
     check_options(options)
+    chosen = _formats(formats, FORMATS)
+    if "plot" in options.skips and chosen and (plots := {"png", "svg"} & set(chosen)):
+        raise InputError(SERVICE, f"--skip-plot makes no {', '.join(sorted(plots))} file")
     samples = _samples(genomes, outdir, jobfile)
     known_ids: set[str] = set()
     for genome in genomes:
@@ -681,7 +686,7 @@ def annotate(
             replacements["replicons_table"] = _csv_to_tsv(options.replicons)
         api = _V2(_v2_for(service, workflow), workflow, replacements)
         _provenance(service, workflow, progress)
-    return _run(api, samples, outdir, _formats(formats, FORMATS), jobfile, waiter, progress)
+    return _run(api, samples, outdir, chosen, jobfile, waiter, progress)
 
 
 @dataclass(frozen=True)
