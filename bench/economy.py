@@ -1,4 +1,5 @@
-"""3. Request economy: 100 Bakta genomes in one batch, beside a naive client.
+"""3. Request economy: 100 Bakta genomes in one batch, beside a naive client; on API v1, and
+on API v2 (the same batch against a fake serving v2 beside v1).
 
 FakeBakta advances every started job one step of its script per job/list request, so a
 round of polling is one step; a naive client would send one status request per pending job
@@ -16,7 +17,7 @@ from .proc import RUNNER, TEST_DATA, BenchError, run, runner_env
 from .report import Section, Spread
 from .servers import BenchBakta
 
-LIST = "/api/v1/job/list"
+LIST = {"v1": "/api/v1/job/list", "v2": "/api/v2/job/list"}
 GALAXY_FORMATS = ("gff3", "tsv", "gbff", "faa", "txt", "svg")  # the Galaxy tool's default
 
 
@@ -35,14 +36,14 @@ class Batch:
         return self.requests - self.status_requests + self.naive_status_requests
 
 
-def _batch(plan: Plan, seed: int, workdir: Path) -> Batch:
+def _batch(plan: Plan, seed: int, workdir: Path, api: str = "v1") -> Batch:
     rng = random.Random(seed)
     names = [f"g{i:03d}" for i in range(plan.economy_genomes)]
     scripts = {
         name: ["INIT", *["RUNNING"] * rng.randint(0, plan.economy_max_running), "SUCCESSFUL"]
         for name in names
     }
-    folder = workdir / f"seed{seed}"
+    folder = workdir / f"{api}-seed{seed}"
     folder.mkdir()
     genome = (TEST_DATA / "bakta_plasmid.fasta").read_bytes()
     for name in names:
@@ -51,12 +52,12 @@ def _batch(plan: Plan, seed: int, workdir: Path) -> Batch:
     args += ["--outdir", "out", "--poll-interval", "0"]
     for suffix in GALAXY_FORMATS:
         args += ["--format", suffix]
-    with BenchBakta(scripts={n: list(s) for n, s in scripts.items()}) as server:
+    with BenchBakta(scripts={n: list(s) for n, s in scripts.items()}, v2=api == "v2") as server:
         env = runner_env(BAKTA_API_URL=server.base + "/api/v1")
         done = run(args, env=env, cwd=folder, timeout=600).check("remote-jobs bakta annotate")
         log = list(server.log)
     rounds = max(len(script) for script in scripts.values())
-    lists = [r for r in log if (r.method, r.path) == ("POST", LIST)]
+    lists = [r for r in log if (r.method, r.path) == ("POST", LIST[api])]
     for number, request in enumerate(lists):
         pending = sum(1 for script in scripts.values() if len(script) > number)
         if len(request.json()["jobs"]) != pending:
@@ -88,6 +89,14 @@ def measure(plan: Plan, workdir: Path) -> Section:
         "1",
         all(b.status_requests == b.rounds for b in batches),
     )
+    v2 = [_batch(plan, seed, workdir, "v2") for seed in plan.economy_seeds]
+    section.add(
+        "API v2 batch: status requests per poll round",
+        f"{Spread.of(b.status_requests / b.rounds for b in v2).show('', 2)}; all requests per"
+        f" genome: {Spread.of(b.requests / b.genomes for b in v2).show('', 2)}",
+        "1",
+        all(b.status_requests == b.rounds for b in v2),
+    )
     section.add(
         "naive client (one per pending job): status requests per poll round",
         f"{naive_round.show('', 1)} on average, {first} in the first round",
@@ -113,5 +122,8 @@ def measure(plan: Plan, workdir: Path) -> Section:
         f"Each genome costs {6 + len(GALAXY_FORMATS)} requests besides status: job/init, three"
         f" PUTs to the upload links, job/start, job/result and {len(GALAXY_FORMATS)} downloads;"
         " the batch shares one version request.",
+        f"API v2 (same seeds and scripts): {4 + len(GALAXY_FORMATS)} requests per genome besides"
+        " status: job/init, one PUT (only the uploads given are sent), job/start, job/result and"
+        f" {len(GALAXY_FORMATS)} downloads; the batch shares the workflows and version requests.",
     ]
     return section

@@ -33,6 +33,7 @@ def test_tool_version_token_is_the_runner_version() -> None:
 def test_tools_share_a_prefix_import_the_macros_and_replay_only_named_cassettes() -> None:
     assert [p.stem for p in TOOLS] == [
         "remote_bakta",
+        "remote_bakta_proteins",
         "remote_codon_optimisation",
         "remote_mfannot",
         "remote_rnaweasel",

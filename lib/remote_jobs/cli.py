@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -31,6 +32,8 @@ from .polling import Progress, Waiter
 
 if TYPE_CHECKING:
     from .http import HttpClient
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RemoteJobsGroup(click.Group):
@@ -128,23 +131,49 @@ def bakta_group() -> None:
     """Bacterial genome annotation with the Bakta web API (BAKTA_API_URL)."""
 
 
-def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
+def _bakta_service(http_timeout: float = 60.0) -> bakta.Service:
+    """The Bakta deployment behind BAKTA_API_URL; whether it has v2 is asked when needed."""
     url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
-    return bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout))
+    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout))
+    v2 = bakta.BaktaV2Client(_http(bakta.SERVICE, bakta.v2_url(url), read_timeout=http_timeout))
+    return bakta.Service(v1, v2)
+
+
+def _skip_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Bakta's 13 --skip-* flags, handed to the command as one tuple `skips`."""
+
+    @functools.wraps(function)
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        skips = tuple(name for name in bakta.SKIPS if kwargs.pop(f"skip_{name}"))
+        return function(*args, skips=skips, **kwargs)
+
+    for name in reversed(bakta.SKIPS):
+        what = "circular genome plots" if name == "plot" else name.replace("_", " ")
+        collect = click.option(
+            f"--skip-{name.replace('_', '-')}",
+            f"skip_{name}",
+            is_flag=True,
+            help=f"Skip {what} (API v2)."
+            if name != "filter"
+            else "Skip the filtering of spurious ORFs (API v2).",
+        )(collect)
+    return collect
+
+
+def _write_folders(folders: dict[str, Path]) -> None:
+    for folder in folders.values():
+        click.echo(str(folder))
+
+
+existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @bakta_group.command("annotate")
 @click.argument("genomes", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @outdir_option
+@click.option("--prodigal-tf", type=existing_file, help="Prodigal training file.")
 @click.option(
-    "--prodigal-tf",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Prodigal training file.",
-)
-@click.option(
-    "--replicons",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Replicon table (Bakta's TSV or CSV columns).",
+    "--replicons", type=existing_file, help="Replicon table (Bakta's TSV or CSV columns)."
 )
 @click.option(
     "--replicon-table-type",
@@ -152,7 +181,22 @@ def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
     help="Type of the replicon table [default: detected].",
 )
 @click.option(
-    "--translation-table", type=click.Choice(["11", "4"]), default="11", show_default=True
+    "--proteins",
+    type=existing_file,
+    help="Trusted proteins for CDS annotation (FASTA or GenBank; API v2).",
+)
+@click.option(
+    "--hmms", type=existing_file, help="Trusted HMMs for CDS annotation (HMMER3; API v2)."
+)
+@click.option(
+    "--regions", type=existing_file, help="Pre-annotated regions to keep (GFF3 or GenBank; API v2)."
+)
+@click.option(
+    "--translation-table",
+    type=click.Choice(["11", "4", "25"]),
+    default="11",
+    show_default=True,
+    help="25 needs API v2.",
 )
 @click.option("--complete", is_flag=True, help="All sequences are complete replicons.")
 @click.option("--compliant", is_flag=True, help="Force INSDC (GenBank/ENA/DDBJ) compliance.")
@@ -165,6 +209,7 @@ def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
     show_default=True,
     help="Cell envelope: monoderm (gram +) or diderm (gram -).",
 )
+@click.option("--meta", is_flag=True, help="Metagenome mode (API v2).")
 @click.option("--genus")
 @click.option("--species")
 @click.option("--strain")
@@ -172,30 +217,85 @@ def _bakta_http(http_timeout: float = 60.0) -> bakta.BaktaClient:
 @click.option("--locus", help="Locus name prefix.")
 @click.option("--locus-tag", help="Locus tag prefix.")
 @click.option(
+    "--locus-tag-increment",
+    type=click.Choice(["1", "5", "10"]),
+    default="1",
+    show_default=True,
+    help="Step between locus tag numbers (API v2 for 5 and 10).",
+)
+@_skip_options
+@click.option(
+    "--baktfold",
+    is_flag=True,
+    help="Annotate hypothetical proteins by structure with Baktfold afterwards (API v2).",
+)
+@click.option(
     "--format",
     "formats",
     multiple=True,
     type=click.Choice(bakta.FORMATS),
-    help="Result file to fetch (repeatable) [default: all].",
+    help="Result file to fetch (repeatable) [default: all the service gives].",
 )
 @run_options
 def bakta_annotate(
     genomes: tuple[Path, ...],
     outdir: Path,
+    prodigal_tf: Path | None,
+    replicons: Path | None,
+    replicon_table_type: str | None,
+    proteins: Path | None,
+    hmms: Path | None,
+    regions: Path | None,
+    translation_table: str,
+    complete: bool,
+    compliant: bool,
+    keep_contig_headers: bool,
+    min_contig_length: int,
+    derm_type: str,
+    meta: bool,
+    genus: str | None,
+    species: str | None,
+    strain: str | None,
+    plasmid: str | None,
+    locus: str | None,
+    locus_tag: str | None,
+    locus_tag_increment: str,
+    skips: tuple[str, ...],
+    baktfold: bool,
     formats: tuple[str, ...],
     job_file: Path | None,
-    **kwargs: Any,
+    **run: Any,
 ) -> None:
     """Annotate bacterial GENOMES (FASTA); each is its own remote job.
 
-    Results: OUTDIR/<sample>/<sample>.<ext>, named like the Bakta command line's.
+    Results: OUTDIR/<sample>/<sample>.<ext>, named like the Bakta command line's. Uses the
+    service's API v2 when it has one; options marked "API v2" stop the run on a v1-only one.
     """
-    with remote_run(kwargs) as run:
-        options = bakta.AnnotationOptions(
-            translation_table=int(kwargs.pop("translation_table")),
-            replicon_table_type=kwargs.pop("replicon_table_type"),
-            **kwargs,
-        )
+    options = bakta.AnnotationOptions(
+        translation_table=int(translation_table),
+        complete=complete,
+        compliant=compliant,
+        keep_contig_headers=keep_contig_headers,
+        min_contig_length=min_contig_length,
+        derm_type=derm_type,
+        genus=genus,
+        species=species,
+        strain=strain,
+        plasmid=plasmid,
+        locus=locus,
+        locus_tag=locus_tag,
+        prodigal_tf=prodigal_tf,
+        replicons=replicons,
+        replicon_table_type=replicon_table_type,
+        meta=meta,
+        skips=skips,
+        locus_tag_increment=int(locus_tag_increment),
+        proteins=proteins,
+        hmms=hmms,
+        regions=regions,
+        baktfold=baktfold,
+    )
+    with remote_run(run) as remote:
         jobfile = JobFile(
             job_file,
             bakta.SERVICE,
@@ -203,32 +303,112 @@ def bakta_annotate(
                 "bakta annotate",
                 options,
                 sorted(formats),
-                files=(*genomes, options.prodigal_tf, options.replicons),
+                files=(*genomes, prodigal_tf, replicons, proteins, hmms, regions),
             ),
         )
-        client = _bakta_http(run.http_timeout)
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.annotate(
-            client,
+            _bakta_service(remote.http_timeout),
             list(genomes),
             options,
             outdir,
-            formats=formats or bakta.FORMATS,
+            formats=formats,
             jobfile=jobfile,
-            waiter=run.waiter,
-            progress=run.progress,
+            waiter=remote.waiter,
+            progress=remote.progress,
         )
-    for folder in folders.values():
-        click.echo(str(folder))
+    _write_folders(folders)
+
+
+def _format_option(formats: tuple[str, ...]) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "formats",
+        multiple=True,
+        type=click.Choice(formats),
+        help="Result file to fetch (repeatable) [default: all].",
+    )
+
+
+def _run_workflow(
+    kind: str,
+    inputs: tuple[Path, ...],
+    outdir: Path,
+    formats: tuple[str, ...],
+    job_file: Path | None,
+    run: dict[str, Any],
+) -> None:
+    with remote_run(run) as remote:
+        jobfile = JobFile(
+            job_file, bakta.SERVICE, lambda: fingerprint(kind, sorted(formats), files=inputs)
+        )
+        outdir.mkdir(parents=True, exist_ok=True)
+        folders = bakta.run_workflow(
+            _bakta_service(remote.http_timeout),
+            kind,
+            list(inputs),
+            outdir,
+            formats=formats,
+            jobfile=jobfile,
+            waiter=remote.waiter,
+            progress=remote.progress,
+        )
+    _write_folders(folders)
+
+
+@bakta_group.command("proteins")
+@click.argument(
+    "proteins", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@outdir_option
+@_format_option(bakta.PROTEIN_FORMATS)
+@run_options
+def bakta_proteins(
+    proteins: tuple[Path, ...],
+    outdir: Path,
+    formats: tuple[str, ...],
+    job_file: Path | None,
+    **run: Any,
+) -> None:
+    """Annotate PROTEINS (protein FASTA) with Bakta's protein workflow; API v2.
+
+    Results: OUTDIR/<sample>/<sample>.tsv, .faa, .hypotheticals.tsv, .json.
+    """
+    _run_workflow("bakta_proteins", proteins, outdir, formats, job_file, run)
+
+
+@bakta_group.command("baktfold")
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@outdir_option
+@_format_option(bakta.BAKTFOLD_FORMATS)
+@run_options
+def bakta_baktfold(
+    results: tuple[Path, ...],
+    outdir: Path,
+    formats: tuple[str, ...],
+    job_file: Path | None,
+    **run: Any,
+) -> None:
+    """Run Baktfold on RESULTS (Bakta JSON results of earlier runs); API v2.
+
+    Results: OUTDIR/<sample>/<sample>.<ext>, the 12 files named like Bakta's (no plots).
+    """
+    _run_workflow("baktfold", results, outdir, formats, job_file, run)
 
 
 @bakta_group.command("version")
 @run_options
 def bakta_version(job_file: Path | None, **kwargs: Any) -> None:
-    """Print the service's Bakta, database and backend versions."""
+    """Print the service's versions: Bakta, its database and the backend (v2: and Baktfold)."""
     with remote_run(kwargs) as run:
-        version = _bakta_http(run.http_timeout).version()
-    for key in ("toolVersion", "dbVersion", "backendVersion"):
+        service = _bakta_service(run.http_timeout)
+        if service.v2 is not None:
+            version = service.v2.version()
+            keys: tuple[str, ...] = bakta.V2_VERSION_KEYS
+        else:
+            version = service.v1.version()
+            keys = ("toolVersion", "dbVersion", "backendVersion")
+    for key in keys:
         click.echo(f"{key}\t{version.get(key, '')}")
 
 

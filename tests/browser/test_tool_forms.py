@@ -1,4 +1,4 @@
-"""The four tool forms in a real browser, on the local Galaxy that `scripts/galaxy start` runs.
+"""The five tool forms in a real browser, on the local Galaxy that `scripts/galaxy start` runs.
 
 For each tool, logged in through Galaxy's login page:
 - the form renders: name, sections, defaults, help (build/screenshots/<tool>.png); credentials
@@ -92,7 +92,12 @@ CASES = [
         input_file="bakta_genome.fasta",
         data_param="genome",
         inputs={"test_cassette": "bakta_default.yaml"},
-        sections=("Organism and naming", "Annotation options", "Output files"),
+        sections=(
+            "Organism and naming",
+            "Annotation options",
+            "Workflow options: skip steps, Baktfold",
+            "Output files",
+        ),
         defaults={
             "organism|genus": "",
             "annotation|translation_table": "11. Bacterial, Archaeal and Plant Plastid",
@@ -108,7 +113,18 @@ CASES = [
             "summary",
             "plot (SVG)",
         ),
-        progress=r"bakta genome: INIT -> RUNNING",
+        progress=r"bakta bakta_genome: INIT -> RUNNING",
+    ),
+    Case(
+        tool_id="remote_bakta_proteins",
+        name="Bakta protein annotation (web service)",
+        input_file="bakta_proteins.faa",
+        data_param="mode|proteins",
+        inputs={"test_cassette": "bakta_proteins.yaml"},
+        defaults={"mode|mode": "Protein sequences with Bakta (bakta_proteins)"},
+        rerun={"mode|proteins": "bakta_proteins.faa"},
+        outputs=("annotation table", "protein sequences", "hypothetical proteins", "JSON"),
+        progress=r"bakta bakta_proteins: INIT -> RUNNING",
     ),
     Case(
         tool_id="remote_mfannot",

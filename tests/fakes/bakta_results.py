@@ -131,12 +131,13 @@ def _wrap(seq: str, width: int = 60) -> str:
 def _translate(nt: str, table: int) -> str:
     """The protein of a complete ORF: initiator M, no trailing stop."""
     codons = (nt[i : i + 3] for i in range(3, len(nt) - 3, 3))
-    return "M" + "".join("W" if table == 4 and c == "TGA" else _CODE.get(c, "X") for c in codons)
+    special = {4: "W", 25: "G"}.get(table)  # what TGA codes for in tables 4 and 25
+    return "M" + "".join(special if special and c == "TGA" else _CODE.get(c, "X") for c in codons)
 
 
 def _find_orfs(seq: str, table: int) -> list[tuple[int, int, str]]:
     """ORFs (start .. stop codon, both strands), chosen greedily longest first without overlaps."""
-    stops = {"TAA", "TAG"} if table == 4 else {"TAA", "TAG", "TGA"}
+    stops = {"TAA", "TAG"} if table in (4, 25) else {"TAA", "TAG", "TGA"}
     length, found = len(seq), []
     for strand, s in (("+", seq), ("-", _revcomp(seq))):
         for frame in range(3):
@@ -273,7 +274,9 @@ def _annotate_psc(feat: Feature) -> None:
     )
 
 
-def _annotate(contigs: list[dict[str, Any]], prefix: str, table: int) -> list[Feature]:
+def _annotate(
+    contigs: list[dict[str, Any]], prefix: str, table: int, increment: int = 5
+) -> list[Feature]:
     """CDS features in Bakta's JSON layout, with locus tags <prefix>_00005, _00010, ..."""
     features = []
     for contig in contigs:
@@ -313,7 +316,7 @@ def _annotate(contigs: list[dict[str, Any]], prefix: str, table: int) -> list[Fe
         feat.update(
             seq_stats=_seq_stats(feat["aa"]),
             id=f"{id_prefix}_{number}",
-            locus=f"{prefix}_{5 * number:05}",
+            locus=f"{prefix}_{increment * number:05}",
         )
     return features
 
@@ -777,6 +780,8 @@ def make_results(
     db_version: str = "5.1",
     db_type: str = "light",
     run_date: str = RUN_DATE,
+    locus_tag_increment: int = 5,
+    skip_cds: bool = False,
 ) -> dict[str, bytes]:
     """All result files of one Bakta web API job, keyed by the API's result keys.
 
@@ -786,7 +791,11 @@ def make_results(
     contigs = _contigs(fasta, organism, strain, translation_table)
     if not contigs:
         raise ValueError("the FASTA holds no sequence")
-    features = _annotate(contigs, locus_tag or _tag_prefix(contigs, 6), translation_table)
+    features = _annotate(
+        contigs, locus_tag or _tag_prefix(contigs, 6), translation_table, locus_tag_increment
+    )
+    if skip_cds:
+        features = []
     genome = {
         "genus": genus,
         "species": species,
@@ -825,6 +834,113 @@ def make_results(
     results["PNGCircularPlot"] = _png(run)
     results["SVGCircularPlot"] = _svg(run, name).encode()
     return results
+
+
+def make_protein_results(
+    name: str, faa: bytes, *, bakta_version: str = "1.11.0", db_version: str = "6.0"
+) -> dict[str, bytes]:
+    """The files of `bakta_proteins` (v2 keys): <name>.tsv, .faa, .hypotheticals.tsv, .json."""
+    features = []
+    for chunk in faa.decode("ascii", "replace").split(">")[1:]:
+        head, _, body = chunk.partition("\n")
+        aa = "".join(body.split()).upper().rstrip("*")
+        feat: Feature = {
+            "id": head.split()[0] if head.split() else f"protein_{len(features) + 1}",
+            "length": len(aa),
+            "aa": aa,
+            "aa_hexdigest": hashlib.md5(aa.encode()).hexdigest(),
+            "gene": None,
+            "product": HYPOTHETICAL,
+            "db_xrefs": [],
+        }
+        if int(feat["aa_hexdigest"][:2], 16) % 3 == 0:
+            feat["hypothetical"] = True
+        else:
+            _annotate_psc(feat)
+        feat["seq_stats"] = _seq_stats(aa)
+        features.append(feat)
+    banner = [
+        f"# Annotated with Bakta (v{bakta_version}): https://github.com/oschwengers/bakta",
+        f"# Database (v{db_version}, light): https://doi.org/10.5281/zenodo.4247252",
+    ]
+    tsv = [*banner, "#ID\tLength\tGene\tProduct\tEC\tGO\tCOG\tRefSeq\tUniParc\tUniRef"]
+    for f in features:
+        psc = f.get("psc", {})
+        tsv.append(
+            "\t".join([
+                f["id"], str(f["length"]), f.get("gene") or "", f["product"],
+                ", ".join(psc.get("ec_ids", [])), "", psc.get("cog_id", ""), "", "",
+                ", ".join(x for x in f["db_xrefs"] if x.startswith("UniRef")),
+            ])
+        )  # fmt: skip
+    hypos = [*banner, "#ID\tLength\tMol Weight [kDa]\tIso El. Point\tPfam hits"]
+    for f in (f for f in features if f.get("hypothetical")):
+        weight, point = f["seq_stats"]["molecular_weight"], f["seq_stats"]["isoelectric_point"]
+        hypos.append(
+            f"{f['id']}\t{f['length']}\t{weight / 1000:.1f}\t{point:.1f}\t"
+            if weight and point
+            else f"{f['id']}\t{f['length']}\tNA\tNA\t"
+        )
+    doc = {
+        "features": features,
+        "version": {"bakta": bakta_version, "db": {"version": db_version, "type": "light"}},
+    }
+    texts = {
+        "tsv": "\n".join(tsv) + "\n",
+        "faa": "".join(f">{f['id']} {f['product']}\n{f['aa']}\n" for f in features),
+        "hypotheticals_tsv": "\n".join(hypos) + "\n",
+        "json": json.dumps(doc, indent=4),
+    }
+    return {key: text.encode() for key, text in texts.items()}
+
+
+def make_baktfold_results(
+    name: str, bakta_json: bytes, *, baktfold_version: str = "0.1.1", db_version: str = "0.1"
+) -> dict[str, bytes]:
+    """Baktfold's files (v2 keys) for a Bakta JSON result: the annotation again, with each
+    hypothetical protein annotated by its predicted structure's best hit, and no plots.
+
+    Raises ValueError when the input is not a Bakta JSON result (Baktfold fails then too).
+    """
+    doc = json.loads(bakta_json)
+    genome, contigs = doc["genome"], doc["sequences"]
+    fasta = "".join(f">{c['orig_id']} {c['orig_description']}\n{c['sequence']}\n" for c in contigs)
+    loci = [f["locus"] for f in doc["features"] if f.get("locus")]
+    results = make_results(
+        name,
+        fasta.encode(),
+        locus_tag=loci[0].rsplit("_", 1)[0] if loci else "",
+        genus=genome.get("genus"),
+        species=genome.get("species"),
+        strain=genome.get("strain"),
+        translation_table=genome.get("translation_table", 11),
+        bakta_version=doc["version"]["bakta"],
+        db_version=doc["version"]["db"]["version"],
+        locus_tag_increment=(
+            int(loci[1].rsplit("_", 1)[1]) - int(loci[0].rsplit("_", 1)[1]) if len(loci) > 1 else 5
+        ),
+    )
+    structure = "Foldseek hit: AlphaFold DB structure of a DUF-containing protein"
+    v2_keys = {
+        "EMBL": "embl", "FAA": "faa", "FAAHypothetical": "hypotheticals_faa", "FFN": "ffn",
+        "FNA": "fna", "GBFF": "gbff", "GFF3": "gff3", "JSON": "json", "TSV": "tsv",
+        "TSVHypothetical": "hypotheticals_tsv", "TXTLogs": "logs_txt", "TSVInference": "inference_tsv",
+    }  # fmt: skip
+    files = {}
+    for key, v2_key in v2_keys.items():
+        text = results[key].decode()
+        text = text.replace("Annotated with Bakta", "Annotated with Baktfold")
+        text = text.replace(
+            f"Software: v{doc['version']['bakta']}", f"Software: v{baktfold_version}"
+        )
+        if key not in ("TSVHypothetical", "FAAHypothetical"):
+            text = text.replace(HYPOTHETICAL, structure)
+        if key == "JSON":
+            out = json.loads(text)
+            out["version"]["baktfold"] = {"version": baktfold_version, "db": db_version}
+            text = json.dumps(out, indent=4)
+        files[v2_key] = text.encode()
+    return files
 
 
 def make_genome(

@@ -1,18 +1,25 @@
-"""A fake Bakta v1 backend that checks requests the way the real one does (bakta-backend.md)."""
+"""A fake Bakta backend that checks requests the way the real one does.
+
+v1 as bakta-backend.md describes it; with `v2=True` also `/api/v2` as bakta-v2.md describes
+it (workflows, snake_case fields, uploads per workflow, results per result kind).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bakta_results import make_results
+from .bakta_results import make_baktfold_results, make_protein_results, make_results
 from .server import FakeServer, Request, Response, json_response
 
 API = "/api/v1"
+API2 = "/api/v2"
 BUCKET = "/bakta-web"
 REQUIRED = {
     "translationTable": int,
@@ -27,6 +34,49 @@ SUFFIX = {
     "TSVInference": "inference.tsv", "TXTLogs": "txt", "JSON": "json",
     "PNGCircularPlot": "png", "SVGCircularPlot": "svg",
 }  # fmt: skip
+# v2: the v1 result keys of a Bakta run under their v2 `result.files` names
+V2_KEYS = {
+    "EMBL": "embl", "FAA": "faa", "FAAHypothetical": "hypotheticals_faa", "FFN": "ffn",
+    "FNA": "fna", "GBFF": "gbff", "GFF3": "gff3", "JSON": "json", "TSV": "tsv",
+    "TSVHypothetical": "hypotheticals_tsv", "TXTLogs": "logs_txt", "TSVInference": "inference_tsv",
+    "PNGCircularPlot": "circular_plot_png", "SVGCircularPlot": "circular_plot_svg",
+}  # fmt: skip
+BAKTA_UPLOADS = [
+    {"upload_kind": "genome_fasta", "required": True},
+    {"upload_kind": "prodigal_training_file", "required": False},
+    {"upload_kind": "replicons_table", "required": False},
+    {"upload_kind": "regions_file", "required": False},
+    {"upload_kind": "trusted_proteins_file", "required": False},
+    {"upload_kind": "hmms_file", "required": False},
+]
+WORKFLOWS = [
+    {"workflow_kind": "bakta", "result_kind": "bakta", "uploads": BAKTA_UPLOADS, "stages": ["bakta"]},
+    {"workflow_kind": "bakta_proteins", "result_kind": "bakta_proteins",
+     "uploads": [{"upload_kind": "protein_fasta", "required": True}], "stages": ["bakta_proteins"]},
+    {"workflow_kind": "bakta_baktfold", "result_kind": "bakta", "uploads": BAKTA_UPLOADS,
+     "stages": ["bakta", "baktfold"]},
+    {"workflow_kind": "baktfold", "result_kind": "baktfold",
+     "uploads": [{"upload_kind": "bakta_json", "required": True}], "stages": ["baktfold"]},
+]  # fmt: skip
+# v2 Bakta config fields and their types (every one optional); `use_*` name the upload used.
+V2_CONFIG: dict[str, type] = {
+    "use_prodigal_training_file": bool, "use_replicons": bool, "use_regions": bool,
+    "use_trusted_proteins": bool, "use_hmms": bool, "translation_table": int,
+    "complete_genome": bool, "keep_contig_headers": bool, "compliant": bool, "meta": bool,
+    "min_contig_length": int, "derm_type": str, "genus": str, "species": str, "strain": str,
+    "plasmid": str, "locus": str, "locus_tag": str, "locus_tag_increment": int,
+    **{f"skip_{name}": bool for name in (
+        "trna", "tmrna", "rrna", "ncrna", "ncrna_region", "crispr", "cds", "pseudo", "sorf",
+        "gap", "ori", "filter", "plot",
+    )},
+}  # fmt: skip
+USE_FLAGS = {
+    "use_prodigal_training_file": "prodigal_training_file",
+    "use_replicons": "replicons_table",
+    "use_regions": "regions_file",
+    "use_trusted_proteins": "trusted_proteins_file",
+    "use_hmms": "hmms_file",
+}
 
 
 def _now() -> str:
@@ -50,15 +100,26 @@ class FakeJob:
     updated: str = ""
     results: dict[str, bytes] = field(default_factory=dict)
     log: str = ""
+    api: int = 1
+    workflow_kind: str = "bakta"  # v2
 
 
 class FakeBakta(FakeServer):
     """Each job/list call advances every started job one step along its script."""
 
     def __init__(
-        self, script: list[str] | None = None, scripts: dict[str, list[str]] | None = None
+        self,
+        script: list[str] | None = None,
+        scripts: dict[str, list[str]] | None = None,
+        *,
+        v2: bool = False,
     ) -> None:
         super().__init__()
+        self.v2 = v2  # also serve /api/v2 (a v1-only deployment answers 404 there)
+        self.version_v2 = {
+            "backend_version": "0.6.0", "bakta_version": "1.11.0", "bakta_db_version": "6.0",
+            "baktfold_version": "0.1.1", "baktfold_db_version": "0.1",
+        }  # fmt: skip
         self.script = script or ["INIT", "RUNNING", "RUNNING", "RUNNING", "SUCCESSFUL"]
         self.scripts = scripts or {}  # per job name
         self.jobs: dict[str, FakeJob] = {}
@@ -89,6 +150,8 @@ class FakeBakta(FakeServer):
         method, path = request.method, request.path
         if path.startswith(BUCKET + "/jobs/"):
             return self._bucket(request)
+        if path.startswith(API2 + "/"):
+            return self._v2(request) if self.v2 else json_response("Not found", 404)
         if method == "GET" and path == f"{API}/version":
             return json_response(self.version)
         if method == "POST" and path == f"{API}/job/init":
@@ -157,6 +220,14 @@ class FakeBakta(FakeServer):
                 b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
                 {"Content-Type": "application/xml"},
             )
+        if request.method == "PUT" and job.api == 2:
+            if kind not in job.uploads:
+                return Response(403, b"<Error><Code>AccessDenied</Code></Error>")
+            job.uploads[kind] = request.body
+            return Response(200, b"", {"ETag": f'"{hashlib.md5(request.body).hexdigest()}"'})
+        if kind.startswith("results/v2/"):
+            data = job.results[kind.removeprefix("results/v2/")]
+            return Response(200, data, {"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
         if request.method == "PUT":
             slot = {
                 "fastadata.fasta": "fasta",
@@ -215,13 +286,7 @@ class FakeBakta(FakeServer):
                 continue
             if job.config is None:
                 continue  # initialised but never started: in neither list
-            if job.script:
-                status = job.script.pop(0)
-                if status != job.status:
-                    job.updated = _now()
-                job.status = status
-            if job.status == "SUCCESSFUL" and not job.results:
-                job.results = self.results_for(job)
+            self._advance(job, self.results_for)
             jobs.append(
                 {
                     "jobID": job.id,
@@ -232,6 +297,19 @@ class FakeBakta(FakeServer):
                 }
             )
         return json_response({"jobs": jobs, "failedJobs": failed})
+
+    def _advance(self, job: FakeJob, results: Callable[[FakeJob], dict[str, bytes]]) -> None:
+        """One step along the job's script; a job that succeeds gets its result files."""
+        if job.script:
+            status = job.script.pop(0)
+            if status != job.status:
+                job.updated = _now()
+            job.status = status
+        if job.status == "SUCCESSFUL" and not job.results:
+            try:
+                job.results = results(job)
+            except (ValueError, KeyError, TypeError):
+                job.status = "ERROR"  # the tool failed on its input
 
     def results_for(self, job: FakeJob) -> dict[str, bytes]:
         config = job.config or {}
@@ -246,3 +324,181 @@ class FakeBakta(FakeServer):
             bakta_version=self.version["toolVersion"],
             db_version=self.version["dbVersion"],
         )
+
+    # ------------------------------------------------------------------ v2
+
+    def _v2(self, request: Request) -> Response:
+        method, path = request.method, request.path.removeprefix(API2)
+        if method == "GET" and path == "/workflows":
+            return json_response(WORKFLOWS)
+        if method == "GET" and path == "/version":
+            return json_response(self.version_v2)
+        if method == "POST" and path == "/job/init":
+            return self._v2_init(request.json())
+        if method == "POST" and path == "/job/start":
+            return self._v2_start(request.json())
+        if method == "POST" and path == "/job/list":
+            return self._v2_list(request.json())
+        if method == "POST" and path == "/job/result":
+            return self._v2_result(request.json())
+        if method == "GET" and path == "/job/logs":
+            return Response(
+                501, b"registered but not implemented yet", {"Content-Type": "text/plain"}
+            )
+        if method == "DELETE" and path == "/job/delete":
+            job = self._v2_job(request.query)
+            if job == "UNAUTHORIZED":
+                return json_response("Unauthorized", 400)
+            if isinstance(job, FakeJob):
+                del self.jobs[job.id]
+                self.deleted.append(job.id)
+            return Response(200, b"")
+        return json_response("Not found", 404)
+
+    def _v2_job(self, ref: dict[str, Any]) -> FakeJob | str:
+        return self._job({"jobID": ref.get("job_id"), "secret": ref.get("secret")})
+
+    def _v2_init(self, body: Any) -> Response:
+        workflow = next(
+            (w for w in WORKFLOWS if w["workflow_kind"] == body.get("workflow_kind")), None
+        )
+        if not isinstance(body.get("name"), str) or workflow is None:
+            return json_response("Json deserialize error: invalid name or workflow_kind", 422)
+        job = FakeJob(
+            str(uuid.uuid4()),
+            secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")[:32],
+            re.sub(r"[^0-9a-zA-Z_.]", "_", body["name"])[:63],
+            uploads={u["upload_kind"]: None for u in workflow["uploads"]},
+            api=2,
+            workflow_kind=workflow["workflow_kind"],
+        )
+        job.script = list(self.scripts.get(job.name, self.script))
+        self.jobs[job.id] = job
+        uploads = [
+            {**u, "url": self.presign(f"jobs/{job.id}/{u['upload_kind']}", "PUT")}
+            for u in workflow["uploads"]
+        ]
+        return json_response(
+            {
+                "job": {"secret": job.secret, "job_id": job.id},
+                "workflow_kind": job.workflow_kind,
+                "uploads": uploads,
+            }
+        )
+
+    def _v2_start(self, body: Any) -> Response:
+        if not isinstance(body, dict) or set(body) != {"job", "workflow_kind", "config"}:
+            return json_response(
+                "Json deserialize error: expected job, workflow_kind and config", 422
+            )
+        job = self._v2_job(body["job"] or {})
+        if isinstance(job, str):
+            return json_response("Unauthorized" if job == "UNAUTHORIZED" else "Job not found", 400)
+        if job.api != 2:
+            return json_response("Wrong API version", 400)
+        if body["workflow_kind"] != job.workflow_kind:
+            return json_response("Workflow kind mismatch", 400)
+        config = body["config"]
+        if not isinstance(config, dict):
+            return json_response("Json deserialize error: config", 422)
+        if job.workflow_kind in ("bakta", "bakta_baktfold"):
+            # Stricter than the backend (serde ignores unknown fields): a misspelt field of
+            # ours, say v1's completeGenome, must not pass silently in the tests.
+            for key, value in config.items():
+                kind = V2_CONFIG.get(key)
+                if kind is None or type(value) is not kind:
+                    return json_response(
+                        f"Json deserialize error: unknown or invalid field `{key}`", 422
+                    )
+            if config.get("translation_table", 11) not in (4, 11, 25):
+                return json_response("Invalid translation_table", 400)
+            if config.get("locus_tag_increment", 1) not in (1, 5, 10):
+                return json_response("Invalid locus_tag_increment", 400)
+            for flag, upload in USE_FLAGS.items():
+                if config.get(flag) and not job.uploads.get(upload):
+                    job.script = ["INIT", "RUNNING", "ERROR"]  # Bakta fails on the missing file
+        elif config:
+            return json_response(
+                f"Json deserialize error: {job.workflow_kind} takes no config", 422
+            )
+        required = {"bakta": "genome_fasta", "bakta_baktfold": "genome_fasta",
+                    "bakta_proteins": "protein_fasta", "baktfold": "bakta_json"}[job.workflow_kind]  # fmt: skip
+        if not (job.uploads.get(required) or b"").strip():
+            job.script = ["INIT", "ERROR"]
+        job.config = config
+        job.started = job.updated = _now()
+        return json_response(None)
+
+    def _v2_list(self, body: Any) -> Response:
+        jobs, failed = [], []
+        for ref in body.get("jobs", []):
+            job = self._v2_job(ref)
+            if isinstance(job, str):
+                failed.append({"job_id": ref.get("job_id"), "status": job.lower()})
+                continue
+            if job.config is None:
+                continue  # initialised but never started: in neither list
+            self._advance(job, self.results_v2)
+            result_kind = next(
+                w["result_kind"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind
+            )
+            jobs.append({
+                "job_id": job.id, "status": job.status.lower(), "workflow_kind": job.workflow_kind,
+                "result_kind": result_kind, "started": job.started, "updated": job.updated, "name": job.name,
+            })  # fmt: skip
+        return json_response({"jobs": jobs, "failed_jobs": failed})
+
+    def _v2_result(self, body: Any) -> Response:
+        job = self._v2_job(body or {})
+        if isinstance(job, str):
+            return json_response("Unauthorized" if job == "UNAUTHORIZED" else "Job not found", 400)
+        if job.status != "SUCCESSFUL":
+            return json_response("Job not finished", 400)
+        result_kind = next(
+            w["result_kind"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind
+        )
+        files = {key: self.presign(f"jobs/{job.id}/results/v2/{key}", "GET") for key in job.results}
+        return json_response({
+            "job_id": job.id, "workflow_kind": job.workflow_kind, "started": job.started,
+            "updated": job.updated, "name": job.name,
+            "result": {"result_kind": result_kind, "files": files},
+        })  # fmt: skip
+
+    def results_v2(self, job: FakeJob) -> dict[str, bytes]:
+        """The result files of a v2 job, by `result.files` key."""
+        config = job.config or {}
+        if job.workflow_kind == "bakta_proteins":
+            return make_protein_results(
+                job.name, job.uploads["protein_fasta"] or b"", bakta_version=self.version_v2["bakta_version"],
+                db_version=self.version_v2["bakta_db_version"],
+            )  # fmt: skip
+        if job.workflow_kind == "baktfold":
+            return make_baktfold_results(
+                job.name, job.uploads["bakta_json"] or b"", baktfold_version=self.version_v2["baktfold_version"],
+                db_version=self.version_v2["baktfold_db_version"],
+            )  # fmt: skip
+        results = make_results(
+            job.name,
+            job.uploads["genome_fasta"] or b"",
+            locus_tag=config.get("locus_tag") or "",
+            genus=config.get("genus"),
+            species=config.get("species"),
+            strain=config.get("strain"),
+            translation_table=config.get("translation_table", 11),
+            bakta_version=self.version_v2["bakta_version"],
+            db_version=self.version_v2["bakta_db_version"],
+            locus_tag_increment=config.get("locus_tag_increment", 1),
+            skip_cds=config.get("skip_cds", False),
+        )
+        if config.get("skip_plot"):
+            del results["PNGCircularPlot"], results["SVGCircularPlot"]
+        files = {V2_KEYS[key]: data for key, data in results.items()}
+        if job.workflow_kind == "bakta_baktfold":
+            return {
+                key: data
+                for key, data in make_baktfold_results(
+                    job.name, results["JSON"], baktfold_version=self.version_v2["baktfold_version"],
+                    db_version=self.version_v2["baktfold_db_version"],
+                ).items()
+            } | {k: v for k, v in files.items() if k.startswith("circular_plot")}  # fmt: skip
+        return files

@@ -59,6 +59,7 @@ class Scenario:
 
 
 def _bakta(**kwargs: Any) -> Callable[[], FakeServer]:
+    """A Bakta deployment serving v1 only (pass v2=True for one that also serves v2)."""
     return lambda: FakeBakta(**kwargs)
 
 
@@ -89,15 +90,19 @@ def _codon(fail_with: str | None = None) -> Callable[[], FakeServer]:
     return make
 
 
-GENOME = {"genome.fasta": "bakta_genome.fasta"}
-MITO = {"mito_genome.fasta": "mito_genome.fasta"}  # named as Galaxy names the dataset
+# Named as Galaxy names the tools' test inputs: the job name comes from the dataset's name.
+GENOME = {"bakta_genome.fasta": "bakta_genome.fasta"}
+TRUSTED = {"bakta_trusted.faa": "bakta_trusted.faa", "bakta_trusted.hmm": "bakta_trusted.hmm", "bakta_regions.gff3": "bakta_regions.gff3"}  # fmt: skip
+FEW = ["--format", "gff3", "--format", "tsv", "--format", "txt"]  # test-data stays small
+SKIPS = ["--skip-trna", "--skip-tmrna", "--skip-crispr", "--skip-ori", "--skip-plot"]
+MITO = {"mito_genome.fasta": "mito_genome.fasta"}
 POLL = ["--poll-interval", "0"]
 SCENARIOS = [
-    Scenario("bakta_default", _bakta(), ["bakta", "annotate", "genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST),
+    Scenario("bakta_default", _bakta(), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST),
     Scenario(
         "bakta_options",
         _bakta(),
-        ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--translation-table", "4", "--complete",
+        ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--translation-table", "4", "--complete",
          "--compliant", "--keep-contig-headers", "--min-contig-length", "200", "--derm-type", "diderm",
          "--genus", "Escherichia", "--species", "coli", "--strain", "K-12", "--plasmid", "pTEST1",
          "--locus", "ECK", "--locus-tag", "ECKTEST", "--format", "gff3", "--format", "tsv",
@@ -108,20 +113,39 @@ SCENARIOS = [
     Scenario(
         "bakta_replicons_prodigal",
         _bakta(),
-        ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--replicons", "replicons.tsv",
+        ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--replicons", "replicons.tsv",
          "--prodigal-tf", "training.tf", "--format", "gff3", "--format", "gbff", "--format", "txt", *POLL],
         {**GENOME, "replicons.tsv": "bakta_replicons.tsv", "training.tf": "bakta_prodigal.tf"},
         BAKTA_HOST,
     ),
-    Scenario("bakta_error", _bakta(script=["INIT", "RUNNING", "ERROR"]), ["bakta", "annotate", "genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST, expect_rc=4),
+    Scenario("bakta_error", _bakta(script=["INIT", "RUNNING", "ERROR"]), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST, expect_rc=4),
     Scenario(
         "bakta_batch",
-        _bakta(scripts={"genome": ["INIT", "RUNNING", "RUNNING", "SUCCESSFUL"], "plasmid": ["INIT", "RUNNING", "SUCCESSFUL"]}),
-        ["bakta", "annotate", "genome.fasta", "plasmid.fasta", "--outdir", "out", "--format", "gff3", "--format", "json", *POLL],
-        {**GENOME, "plasmid.fasta": "bakta_plasmid.fasta"},
+        _bakta(scripts={"bakta_genome": ["INIT", "RUNNING", "RUNNING", "SUCCESSFUL"], "bakta_plasmid": ["INIT", "RUNNING", "SUCCESSFUL"]}),
+        ["bakta", "annotate", "bakta_genome.fasta", "bakta_plasmid.fasta", "--outdir", "out", "--format", "gff3", "--format", "json", *POLL],
+        {**GENOME, "bakta_plasmid.fasta": "bakta_plasmid.fasta"},
         BAKTA_HOST,
     ),
     Scenario("bakta_version", _bakta(), ["bakta", "version"], {}, BAKTA_HOST),
+    # API v2, beside v1 on the same host
+    Scenario("bakta_v2_default", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *FEW, *POLL], GENOME, BAKTA_HOST),
+    Scenario("bakta_v2_skips", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *SKIPS, "--locus-tag-increment", "10", *FEW, *POLL], GENOME, BAKTA_HOST),
+    Scenario(
+        "bakta_v2_trusted",
+        _bakta(v2=True),
+        ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--proteins", "bakta_trusted.faa",
+         "--hmms", "bakta_trusted.hmm", "--regions", "bakta_regions.gff3", *FEW, *POLL],
+        {**GENOME, **TRUSTED},
+        BAKTA_HOST,
+    ),
+    Scenario("bakta_v2_meta_table25", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--meta", "--translation-table", "25", *FEW, *POLL], GENOME, BAKTA_HOST),
+    Scenario("bakta_v2_baktfold", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--baktfold", *FEW, *POLL], GENOME, BAKTA_HOST),
+    Scenario("bakta_v2_error", _bakta(v2=True, script=["INIT", "RUNNING", "ERROR"]), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST, expect_rc=4),
+    Scenario("bakta_v1_refuses_meta", _bakta(), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--meta", *POLL], GENOME, BAKTA_HOST, expect_rc=2),
+    Scenario("bakta_v2_version", _bakta(v2=True), ["bakta", "version"], {}, BAKTA_HOST),
+    Scenario("bakta_proteins", _bakta(v2=True), ["bakta", "proteins", "bakta_proteins.faa", "--outdir", "out", *POLL], {"bakta_proteins.faa": "bakta_proteins.faa"}, BAKTA_HOST),
+    Scenario("bakta_baktfold", _bakta(v2=True), ["bakta", "baktfold", "bakta_genome.json", "--outdir", "out", *FEW, *POLL], {"bakta_genome.json": "bakta_genome.json"}, BAKTA_HOST),
+    Scenario("bakta_proteins_error", _bakta(v2=True, script=["INIT", "ERROR"]), ["bakta", "proteins", "bakta_proteins.faa", "--outdir", "out", *POLL], {"bakta_proteins.faa": "bakta_proteins.faa"}, BAKTA_HOST, expect_rc=4),
     Scenario("mfannot_default", _mfannotweb(), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
     Scenario("mfannot_gencode5", _mfannotweb(), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "5", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
     Scenario("mfannot_failed", _mfannotweb("MFannot exited with status 2: no ORF found in any sequence"), ["mfannot", "annotate", "mito_genome.fasta", "--gencode", "4", "--outdir", "out", *POLL], MITO, MFANNOTWEB_HOST, expect_rc=4, env={"MFANNOTWEB_TOKEN": MFANNOTWEB_TOKEN}),
