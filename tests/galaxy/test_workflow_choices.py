@@ -70,11 +70,13 @@ def galaxy_env() -> Iterator[dict[str, str]]:
 def api(galaxy_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
     """The test Galaxy's API as the test user, who holds the tools' test credentials meanwhile."""
     env = galaxy_env
-    session = requests.Session()
-    session.headers["x-api-key"] = env["GALAXY_USER_KEY"]
+    headers = {"x-api-key": env["GALAXY_USER_KEY"]}
 
+    # A new connection per call: gunicorn drops idle keep-alive connections after 2 s, and a
+    # poll that reused one just then would be reset.
     def call(method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
-        response = session.request(method, env["GALAXY_URL"] + "/api/" + path, timeout=60, **kwargs)
+        url = env["GALAXY_URL"] + "/api/" + path
+        response = requests.request(method, url, headers=headers, timeout=60, **kwargs)
         response.raise_for_status()
         return response.text if raw else response.json()
 
