@@ -178,47 +178,82 @@ def cmd_reload_toolbox(args: argparse.Namespace) -> int:
     return 1
 
 
-def _test_credentials(macros: Path, macro: str) -> dict[str, Any]:
-    """The <credentials> element of a macro of macros.xml that tool tests use."""
-    for element in ET.parse(macros).getroot().iter("xml"):
-        if element.get("name") == macro:
-            credentials = element.find("credentials")
-            if credentials is not None:
-                return {
-                    "name": credentials.get("name"),
-                    "version": credentials.get("version"),
-                    "variables": [dict(v.attrib) for v in credentials.iter("variable")],
-                    "secrets": [dict(s.attrib) for s in credentials.iter("secret")],
-                }
-    raise SystemExit(f"no <credentials> in macro {macro} of {macros}")
+def workflow_tools(workflow: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """(tool_id, tool_version) of every tool step of a .ga workflow, subworkflows included."""
+    for step in workflow.get("steps", {}).values():
+        if step.get("type") == "tool" and step.get("tool_id"):
+            yield step["tool_id"], step.get("tool_version")
+        elif step.get("type") == "subworkflow":
+            yield from workflow_tools(step["subworkflow"])
 
 
-def cmd_credentials(args: argparse.Namespace) -> int:
-    """Store (or clear) a tool's test credentials for the test user, as a user would.
+def tool_test_credentials(url: str, key: str, tool_id: str, version: str | None) -> dict[str, Any]:
+    """The tool as this Galaxy runs it, and the credentials its own tests use (maybe none).
 
-    Workflow tests cannot carry credentials; the jobs of a workflow get the user's own.
+    Asked of Galaxy rather than read from tools/, so that it holds for tools loaded from a
+    folder and for tools installed from a Tool Shed alike.
+    """
+    path = f"/api/tools/{urllib.parse.quote(tool_id, safe='/')}"
+    query = f"?{urllib.parse.urlencode({'tool_version': version})}" if version else ""
+    tool = api(url, f"{path}{query}", key)
+    version_query = urllib.parse.urlencode({"tool_version": tool["version"]})
+    tests = api(url, f"{path}/test_data?{version_query}", key)
+    found = [test["credentials"] for test in tests if test.get("credentials")]
+    return {"id": tool["id"], "version": tool["version"], "credentials": found[0] if found else []}
+
+
+def clear_credentials(url: str, key: str, base: str, tool_id: str) -> None:
+    query = urllib.parse.urlencode({"source_type": "tool", "source_id": tool_id})
+    for stored in api(url, f"{base}?{query}", key) or []:
+        api(url, f"{base}/{stored['id']}", key, method="DELETE")
+
+
+def store_credentials(url: str, key: str, base: str, tool: dict[str, Any]) -> None:
+    """Store a tool's credentials for the user and select them, as the user would in Galaxy."""
+    source = {"source_type": "tool", "source_id": tool["id"], "source_version": tool["version"]}
+    selection = []
+    for credential in tool["credentials"]:
+        group = {
+            "name": "tests",
+            "variables": [
+                {"name": v["name"], "value": v["value"]} for v in credential["variables"]
+            ],
+            "secrets": [{"name": s["name"], "value": s["value"]} for s in credential["secrets"]],
+        }
+        service = {"name": credential["name"], "version": credential["version"], "group": group}
+        payload = {**source, "service_credential": service}
+        created = api(url, base, key, method="POST", payload=payload)
+        query = urllib.parse.urlencode({"source_type": "tool", "source_id": tool["id"]})
+        selection += [
+            {"user_credentials_id": stored["id"], "current_group_id": created["id"]}
+            for stored in api(url, f"{base}?{query}", key)
+            if any(g["id"] == created["id"] for g in stored["groups"])
+        ]
+    api(url, base, key, method="PUT", payload={**source, "service_credentials": selection})
+
+
+def cmd_workflow_credentials(args: argparse.Namespace) -> int:
+    """Give the test user (or take away) the credentials of every tool the workflows run.
+
+    A workflow test cannot carry credentials: the jobs of a workflow get the user's own, which
+    users enter in Galaxy. For the run, the test user gets those of each tool's own tests.
     """
     url, key = os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"]
-    user = api(url, "/api/users/current", key)["id"]
-    base = f"/api/users/{user}/credentials"
-    for stored in api(url, f"{base}?source_type=tool&source_id={args.tool_id}", key) or []:
-        api(url, f"{base}/{stored['id']}", key, method="DELETE")
-    if args.action == "clear":
-        return 0
-    tool = ET.parse(args.tool_xml).getroot()
-    creds = _test_credentials(Path(args.macros), args.macro)
-    source = {"source_type": "tool", "source_id": tool.get("id"), "source_version": args.version}
-    group = {
-        "name": "tests",
-        "variables": [{"name": v["name"], "value": v["value"]} for v in creds["variables"]],
-        "secrets": [{"name": s["name"], "value": s["value"]} for s in creds["secrets"]],
+    base = f"/api/users/{api(url, '/api/users/current', key)['id']}/credentials"
+    steps = {
+        step
+        for path in args.workflows
+        for step in workflow_tools(json.loads(Path(path).read_text(encoding="utf-8")))
     }
-    service = {"name": creds["name"], "version": creds["version"], "group": group}
-    created = api(url, base, key, method="POST", payload={**source, "service_credential": service})
-    stored = api(url, f"{base}?source_type=tool&source_id={args.tool_id}", key)
-    group_id = created["id"]
-    selection = [{"user_credentials_id": c["id"], "current_group_id": group_id} for c in stored]
-    api(url, base, key, method="PUT", payload={**source, "service_credentials": selection})
+    for tool_id, version in sorted(steps, key=str):
+        tool = tool_test_credentials(url, key, tool_id, version)
+        clear_credentials(url, key, base, tool["id"])
+        if args.action == "store" and tool["credentials"]:
+            store_credentials(url, key, base, tool)
+            names = ", ".join(c["name"] for c in tool["credentials"])
+            print(
+                f"{tool['id']} {tool['version']}: the test user has its tests' credentials: {names}"
+            )
     return 0
 
 
@@ -250,14 +285,12 @@ def main() -> int:
     p = sub.add_parser("bootstrap", help="create admin and test users and their API keys")
     p.set_defaults(func=cmd_bootstrap)
 
-    p = sub.add_parser("credentials", help="store or clear a tool's test credentials")
+    p = sub.add_parser(
+        "workflow-credentials", help="store or clear the test credentials of workflows' tools"
+    )
     p.add_argument("action", choices=["store", "clear"])
-    p.add_argument("tool_id")
-    p.add_argument("--tool-xml")
-    p.add_argument("--macros")
-    p.add_argument("--macro")
-    p.add_argument("--version")
-    p.set_defaults(func=cmd_credentials)
+    p.add_argument("workflows", nargs="+", metavar="WORKFLOW.ga")
+    p.set_defaults(func=cmd_workflow_credentials)
 
     p = sub.add_parser("reload-toolbox", help="reload the toolbox and wait for it")
     p.add_argument("url")

@@ -1,0 +1,94 @@
+"""The workflows stay runnable and publishable: IWC layout, current tools, recordings.
+
+planemo workflow_lint --iwc (run by scripts/test with Galaxy) checks the IWC rules themselves;
+these checks tie the workflows to the rest of the repository and run without Galaxy.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import CASSETTES, ROOT
+
+FOLDERS = sorted(p for p in (ROOT / "workflows").iterdir() if p.is_dir())
+MACROS = ET.parse(ROOT / "macros.xml").getroot()
+
+
+def tools_by_id() -> dict[str, Path]:
+    tools = {}
+    for path in (ROOT / "tools").rglob("*.xml"):
+        root = ET.parse(path).getroot()
+        if root.tag == "tool":
+            tools[root.get("id", "")] = path
+    return tools
+
+
+def current_tool_version() -> str:
+    tokens = {t.get("name"): t.text for t in MACROS.iter("token")}
+    return f"{tokens['@TOOL_VERSION@']}+galaxy{tokens['@VERSION_SUFFIX@']}"
+
+
+def load(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    workflow = json.loads((folder / f"{folder.name}.ga").read_text(encoding="utf-8"))
+    tests = yaml.safe_load((folder / f"{folder.name}-tests.yml").read_text(encoding="utf-8"))
+    return workflow, tests
+
+
+def test_both_workflows_are_there() -> None:
+    assert [f.name for f in FOLDERS] == ["bakta-codon-optimisation", "organelle-annotation"]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_folder_is_laid_out_as_the_iwc_asks(folder: Path) -> None:
+    names = {p.name for p in folder.iterdir()}
+    ga, tests = f"{folder.name}.ga", f"{folder.name}-tests.yml"
+    assert {"README.md", "CHANGELOG.md", ".dockstore.yml", ga, tests} <= names
+    assert [n for n in names if n.endswith(".ga")] == [ga]
+    dockstore = yaml.safe_load((folder / ".dockstore.yml").read_text())
+    [entry] = dockstore["workflows"]
+    assert entry["primaryDescriptorPath"] == f"/{ga}"
+    assert entry["testParameterFiles"] == [f"/{tests}"]
+    workflow, _ = load(folder)
+    changelog = (folder / "CHANGELOG.md").read_text().splitlines()
+    latest = next(line for line in changelog if line.startswith("## ["))
+    assert latest.startswith(f"## [{workflow['release']}]")
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_steps_run_the_tools_of_this_repository_at_their_current_version(folder: Path) -> None:
+    workflow, _ = load(folder)
+    tools = tools_by_id()
+    steps = [s for s in workflow["steps"].values() if s["type"] == "tool"]
+    assert steps
+    for step in steps:
+        assert step["tool_id"] in tools, f"{step['label']}: no tool {step['tool_id']} in tools/"
+        assert step["tool_version"] == current_tool_version(), (
+            f"{folder.name}, step {step['label']}: update its tool_version (and the workflow's"
+            f" release and CHANGELOG.md) to the tool's version {current_tool_version()}"
+        )
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_recordings_are_optional_inputs_that_the_tests_fill(folder: Path) -> None:
+    """Users leave the recording inputs empty; the tests replay recordings that exist."""
+    workflow, tests = load(folder)
+    steps = {str(s["id"]): s for s in workflow["steps"].values()}
+    replayed = []
+    for step in steps.values():
+        connection = step["input_connections"].get("test_cassette")
+        if step["type"] != "tool" or connection is None:
+            continue
+        source = steps[str(connection["id"])]
+        assert source["type"] == "parameter_input"
+        assert json.loads(source["tool_state"])["optional"] is True
+        for test in tests:
+            cassette = test["job"][source["label"]]
+            assert (CASSETTES / cassette).is_file()
+            replayed.append(step["tool_id"])
+    assert replayed, "the tests replay no recording: they would call the live services"
