@@ -48,7 +48,8 @@ def is_tool_file(path: Path) -> bool:
 
 
 def tool_files(tools_dir: Path) -> Iterator[Path]:
-    for path in sorted(tools_dir.glob("*.xml")):
+    """The tool files of a tools folder, or of its subfolders (one per built repository)."""
+    for path in sorted([*tools_dir.glob("*.xml"), *tools_dir.glob("*/*.xml")]):
         if is_tool_file(path):
             yield path.resolve()
 

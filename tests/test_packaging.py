@@ -62,7 +62,7 @@ def test_tools_share_a_prefix_import_the_macros_and_replay_only_named_cassettes(
         tool = ET.parse(path).getroot()
         assert re.fullmatch(r"remote_[a-z0-9_]+", tool.get("id", ""))
         assert tool.get("id") == path.stem
-        assert [i.text for i in tool.iter("import")] == ["../macros.xml"]
+        assert [i.text for i in tool.iter("import")] == ["macros.xml"]
         assert 'detect_errors="exit_code"' in path.read_text()
 
 
@@ -70,7 +70,7 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
     shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
     for path in TOOLS:
         repo = shed["repositories"][path.stem]
-        includes = repo["include"]
+        includes = [i["source"] if isinstance(i, dict) else i for i in repo["include"]]
         assert f"tools/{path.name}" in includes and "macros.xml" in includes
         named = re.findall(r'name="test_cassette" value="([^"]+)"', path.read_text())
         assert named
