@@ -1,7 +1,11 @@
-"""Small helpers for scripts/galaxy: talk to the local Galaxy's API, list tool files.
+"""Small helpers for scripts/galaxy and scripts/toolshed: talk to the local Galaxy's and Tool
+Shed's APIs, list tool files, write an Ephemeris tool list.
 
-Standard library only: scripts/galaxy runs it with the Galaxy venv's Python, but it must not
-depend on anything installed there.
+scripts/galaxy runs it with the Galaxy venv's Python, which has bioblend and PyYAML (Galaxy
+depends on both); the commands that need them import them, so that the others run anywhere.
+Galaxy's API is used through bioblend (users, API keys, credentials, the toolbox, installed
+tools). Plain HTTP (`api`) is left for what bioblend does not cover: waiting for a server
+that does not answer yet, and creating a Tool Shed's user and categories.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
+
+if TYPE_CHECKING:
+    from bioblend.galaxy import GalaxyInstance
 
 
 def api(
@@ -48,7 +55,8 @@ def is_tool_file(path: Path) -> bool:
 
 
 def tool_files(tools_dir: Path) -> Iterator[Path]:
-    for path in sorted(tools_dir.glob("*.xml")):
+    """The tool files of a tools folder, or of its subfolders (one per built repository)."""
+    for path in sorted([*tools_dir.glob("*.xml"), *tools_dir.glob("*/*.xml")]):
         if is_tool_file(path):
             yield path.resolve()
 
@@ -98,17 +106,18 @@ def cmd_wait(args: argparse.Namespace) -> int:
     last_report = start
     while True:
         try:
-            version = api(args.url, "/api/version", "").get("version_major")
-            print(f"Galaxy {version} answered after {time.monotonic() - start:.0f} s")
+            version = api(args.url, "/api/version", "")
+            version = version.get("version_major", version.get("version"))
+            print(f"{args.name} {version} answered after {time.monotonic() - start:.0f} s")
             return 0
         except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
             pass
         if args.pid and not Path(f"/proc/{args.pid}").exists():
-            print("Galaxy's process ended before it answered", file=sys.stderr)
+            print(f"{args.name}: its process ended before it answered", file=sys.stderr)
             return 1
         now = time.monotonic()
         if now - start > args.timeout:
-            print(f"Galaxy did not answer within {args.timeout} s", file=sys.stderr)
+            print(f"{args.name} did not answer within {args.timeout} s", file=sys.stderr)
             return 1
         if now - last_report >= 15:
             print(f"  still starting ({now - start:.0f} s)...", flush=True)
@@ -116,12 +125,20 @@ def cmd_wait(args: argparse.Namespace) -> int:
         time.sleep(2)
 
 
+def galaxy(url: str, key: str) -> GalaxyInstance:
+    from bioblend.galaxy import GalaxyInstance
+
+    return GalaxyInstance(url, key=key)
+
+
 def key_is_valid(url: str, key: str, email: str) -> bool:
+    from bioblend import ConnectionError as BioblendConnectionError
+
     if not key:
         return False
     try:
-        return bool(api(url, "/api/whoami", key).get("email") == email)
-    except (urllib.error.URLError, AttributeError):
+        return bool(galaxy(url, key).users.get_current_user().get("email") == email)
+    except BioblendConnectionError:
         return False
 
 
@@ -129,15 +146,13 @@ def ensure_user(url: str, bootstrap_key: str, email: str, password: str, old_key
     """Create the user if missing and return a working API key for it (reusing old_key if valid)."""
     if key_is_valid(url, old_key, email):
         return old_key
-    query = urllib.parse.urlencode({"f_email": email})
-    users = [u for u in api(url, f"/api/users?{query}", bootstrap_key) if u["email"] == email]
-    if users:
-        user_id = users[0]["id"]
+    users = galaxy(url, bootstrap_key).users
+    found = [u for u in users.get_users(f_email=email) if u["email"] == email]
+    if found:
+        user_id = found[0]["id"]
     else:
-        username = email.split("@")[0]
-        payload = {"username": username, "email": email, "password": password}
-        user_id = api(url, "/api/users", bootstrap_key, "POST", payload)["id"]
-    key = api(url, f"/api/users/{user_id}/api_key", bootstrap_key, "POST")
+        user_id = users.create_local_user(email.split("@")[0], email, password)["id"]
+    key = users.create_user_apikey(user_id)
     if not key_is_valid(url, key, email):
         raise SystemExit(f"The new API key of {email} does not work")
     return str(key)
@@ -167,11 +182,11 @@ def panel_ids(elements: list[dict[str, Any]]) -> Iterator[str]:
 
 def cmd_reload_toolbox(args: argparse.Namespace) -> int:
     """Ask Galaxy to reload its toolbox and wait until the panel shows the new label."""
-    key = os.environ["GALAXY_ADMIN_KEY"]
-    api(args.url, "/api/configuration/toolbox", key, "PUT")
+    gi = galaxy(args.url, os.environ["GALAXY_ADMIN_KEY"])
+    gi.config.reload_toolbox()
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        if args.label_id in panel_ids(api(args.url, "/api/tools?in_panel=true", key)):
+        if args.label_id in panel_ids(gi.tools.get_tool_panel()):
             return 0
         time.sleep(1)
     print(f"Galaxy did not reload its toolbox within {args.timeout} s", file=sys.stderr)
@@ -257,6 +272,84 @@ def cmd_workflow_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shed_config(path: str) -> dict[str, Any]:
+    import yaml  # in the Galaxy venv, like bioblend
+
+    return dict(yaml.safe_load(Path(path).read_text()))
+
+
+def cmd_toolshed_bootstrap(args: argparse.Namespace) -> int:
+    """Create the .shed.yml owner and the categories it names; print the owner's API key."""
+    key = os.environ["TOOL_SHED_BOOTSTRAP_KEY"]
+    shed = _shed_config(args.shed_yml)
+    owner = shed["owner"]
+    user = {"email": f"{owner}@example.org", "password": os.urandom(16).hex(), "username": owner}
+    user_id = api(args.url, "/api/users", key, "POST", user)["id"]
+    owner_key = api(args.url, f"/api/users/{user_id}/api_key", key, "POST")
+    names = set(shed.get("categories", []))
+    for repository in shed.get("repositories", {}).values():
+        names |= set(repository.get("categories", []))
+    for name in sorted(names):
+        api(args.url, "/api/categories", key, "POST", {"name": name, "description": name})
+    print(owner_key)
+    return 0
+
+
+def cmd_toolshed_check(args: argparse.Namespace) -> int:
+    """Every repository of .shed.yml, and the suite, has an installable revision."""
+    from bioblend.toolshed import ToolShedInstance
+
+    shed = _shed_config(args.shed_yml)
+    names = [*shed.get("repositories", {}), shed["suite"]["name"]]
+    repositories = ToolShedInstance(args.url).repositories
+    missing = []
+    for name in names:
+        revisions = repositories.get_ordered_installable_revisions(name, shed["owner"])
+        print(f"{shed['owner']}/{name}: installable revisions {', '.join(revisions) or 'none'}")
+        if not revisions:
+            missing.append(name)
+    if missing:
+        print(f"not installable from {args.url}: {', '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def cmd_tool_list(args: argparse.Namespace) -> int:
+    """Print the Ephemeris tool list that installs the suite from a Tool Shed (docs/admin.md)."""
+    shed = _shed_config(args.shed_yml)
+    print(
+        "tools:\n"
+        f"  - name: {shed['suite']['name']}\n"
+        f"    owner: {shed['owner']}\n"
+        f"    tool_shed_url: {args.tool_shed_url}\n"
+        f"    tool_panel_section_label: {args.section}\n"
+        "    install_repository_dependencies: true\n"
+        "    install_resolver_dependencies: false\n"
+        "    install_tool_dependencies: false"
+    )
+    return 0
+
+
+def cmd_installed_tools(args: argparse.Namespace) -> int:
+    """Print the ids of the tools Galaxy installed from a Tool Shed (HOST:PORT/repos/...)."""
+    prefix = f"{urllib.parse.urlsplit(args.tool_shed_url).netloc}/repos/"
+    for tool in galaxy(args.url, os.environ["GALAXY_ADMIN_KEY"]).tools.get_tools():
+        if str(tool["id"]).startswith(prefix):
+            print(tool["id"])
+    return 0
+
+
+def cmd_test_summary(args: argparse.Namespace) -> int:
+    """One line for a galaxy-tool-test report; fails when no test ran or one did not pass."""
+    try:
+        tests = json.loads(Path(args.report).read_text())["tests"]
+    except (OSError, ValueError, KeyError) as error:
+        print(f"{args.tool_id}: no test report ({error})", file=sys.stderr)
+        return 1
+    failed = [str(t["id"]) for t in tests if t["data"]["status"] != "success"]
+    print(f"{args.tool_id}: {len(tests)} tests, {len(failed)} failed {' '.join(failed)}".rstrip())
+    return 1 if failed or not tests else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(required=True)
@@ -280,6 +373,7 @@ def main() -> int:
     p.add_argument("url")
     p.add_argument("--timeout", type=int, default=240)
     p.add_argument("--pid", type=int, default=0)
+    p.add_argument("--name", default="Galaxy")
     p.set_defaults(func=cmd_wait)
 
     p = sub.add_parser("bootstrap", help="create admin and test users and their API keys")
@@ -297,6 +391,32 @@ def main() -> int:
     p.add_argument("label_id")
     p.add_argument("--timeout", type=int, default=120)
     p.set_defaults(func=cmd_reload_toolbox)
+
+    p = sub.add_parser("toolshed-bootstrap", help="create the Tool Shed owner and categories")
+    p.add_argument("url")
+    p.add_argument("shed_yml")
+    p.set_defaults(func=cmd_toolshed_bootstrap)
+
+    p = sub.add_parser("toolshed-check", help="check that every repository is installable")
+    p.add_argument("url")
+    p.add_argument("shed_yml")
+    p.set_defaults(func=cmd_toolshed_check)
+
+    p = sub.add_parser("tool-list", help="print an Ephemeris tool list for the suite")
+    p.add_argument("shed_yml")
+    p.add_argument("tool_shed_url")
+    p.add_argument("--section", default="Remote jobs")
+    p.set_defaults(func=cmd_tool_list)
+
+    p = sub.add_parser("installed-tools", help="list the tools installed from a Tool Shed")
+    p.add_argument("url")
+    p.add_argument("tool_shed_url")
+    p.set_defaults(func=cmd_installed_tools)
+
+    p = sub.add_parser("test-summary", help="summarise a galaxy-tool-test report")
+    p.add_argument("tool_id")
+    p.add_argument("report")
+    p.set_defaults(func=cmd_test_summary)
 
     args = parser.parse_args()
     return int(args.func(args))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -15,14 +16,34 @@ TOOLS = sorted((ROOT / "tools").glob("*.xml"))
 MACROS = ET.parse(ROOT / "macros.xml").getroot()
 
 
+def _pins(lines: list[str]) -> dict[str, str]:
+    return dict(line.strip().split("==") for line in lines if line.strip() and "#" not in line)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+REQUIREMENTS_TXT = _pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
 def test_macros_pin_the_same_runtime_requirements_as_requirements_txt() -> None:
-    pins = dict(
-        line.split("==")
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
     galaxy = {r.text: r.get("version") for r in MACROS.iter("requirement") if r.text != "python"}
-    assert galaxy == pins
+    assert galaxy == REQUIREMENTS_TXT
+
+
+def test_setup_cfg_installs_the_same_pins_as_requirements_txt() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    assert _pins(config["options"]["install_requires"].splitlines()) == REQUIREMENTS_TXT
+
+
+def test_galaxys_python_satisfies_python_requires() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    minimum = config["options"]["python_requires"].removeprefix(">=")
+    python = next(r.get("version", "") for r in MACROS.iter("requirement") if r.text == "python")
+    assert _version(python) >= _version(minimum)
 
 
 def test_tool_version_token_is_the_runner_version() -> None:
@@ -42,7 +63,7 @@ def test_tools_share_a_prefix_import_the_macros_and_replay_only_named_cassettes(
         tool = ET.parse(path).getroot()
         assert re.fullmatch(r"remote_[a-z0-9_]+", tool.get("id", ""))
         assert tool.get("id") == path.stem
-        assert [i.text for i in tool.iter("import")] == ["../macros.xml"]
+        assert [i.text for i in tool.iter("import")] == ["macros.xml"]
         assert 'detect_errors="exit_code"' in path.read_text()
 
 
@@ -50,7 +71,7 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
     shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
     for path in TOOLS:
         repo = shed["repositories"][path.stem]
-        includes = repo["include"]
+        includes = [i["source"] if isinstance(i, dict) else i for i in repo["include"]]
         assert f"tools/{path.name}" in includes and "macros.xml" in includes
         named = re.findall(r'name="test_cassette" value="([^"]+)"', path.read_text())
         assert named

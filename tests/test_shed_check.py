@@ -1,0 +1,75 @@
+"""The self-containment check of tests/shed fails for a repository that reaches outside."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CASSETTES, ROOT, TEST_DATA
+from tests.shed.check import problems
+
+KNOWN = {path.name for path in TEST_DATA.iterdir() if path.is_file()}
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """remote_bakta laid out as it is published: the tool beside its macros, runner and data."""
+    repo = tmp_path / "published" / "remote_bakta"
+    (repo / "test-data" / "cassettes").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / "remote_bakta.xml", repo)
+    shutil.copy(ROOT / "macros.xml", repo)
+    shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs")
+    for path in TEST_DATA.glob("bakta_*"):
+        shutil.copy(path, repo / "test-data")
+    for path in CASSETTES.glob("bakta_*.yaml"):
+        shutil.copy(path, repo / "test-data" / "cassettes")
+    return repo
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_the_published_layout_passes(repository: Path) -> None:
+    assert problems(repository, KNOWN) == []
+
+
+def test_macros_imported_from_the_parent_folder_fail(repository: Path) -> None:
+    shutil.copy(repository / "macros.xml", repository.parent)
+    edit(repository / "remote_bakta.xml", "<import>macros.xml", "<import>../macros.xml")
+    assert problems(repository, KNOWN) == [
+        "remote_bakta.xml imports ../macros.xml from outside the repository"
+    ]
+
+
+def test_a_runner_outside_the_tool_folder_fails(repository: Path) -> None:
+    shutil.copytree(repository / "lib", repository.parent / "lib")
+    edit(repository / "macros.xml", "$__tool_directory__/lib", "$__tool_directory__/../lib")
+    assert problems(repository, KNOWN) == [
+        "remote_bakta.xml reads $__tool_directory__/../lib: outside the repository"
+    ]
+
+
+def test_missing_cassettes_inputs_and_runner_modules_fail(repository: Path) -> None:
+    (repository / "test-data" / "cassettes" / "bakta_error.yaml").unlink()
+    (repository / "test-data" / "bakta_replicons.tsv").unlink()
+    (repository / "lib" / "remote_jobs" / "polling.py").unlink()
+    found = problems(repository, KNOWN)
+    assert found[:2] == [
+        "remote_bakta.xml: its tests replay bakta_error.yaml, which is missing",
+        "remote_bakta.xml: its tests use test-data/bakta_replicons.tsv, which is missing",
+    ]
+    assert len(found) == 3 and found[2].startswith("lib/remote_jobs does not import:")
+
+
+def test_a_symbolic_link_out_of_the_repository_fails(repository: Path) -> None:
+    (repository / "macros.xml").unlink()
+    (repository / "macros.xml").symlink_to(ROOT / "macros.xml")
+    assert problems(repository, KNOWN) == [
+        "macros.xml: a symbolic link",
+        "remote_bakta.xml imports macros.xml from outside the repository",
+    ]
