@@ -116,7 +116,13 @@ def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) 
                 {
                     "destination": {"type": "hdas"},
                     "elements": [
-                        {"src": "pasted", "paste_content": genome, "ext": "fasta", "name": "mito"}
+                        # Named as the recordings expect: the tools send the dataset's name.
+                        {
+                            "src": "pasted",
+                            "paste_content": genome,
+                            "ext": "fasta",
+                            "name": "mito_genome.fasta",
+                        }
                     ],
                 }
             ],
