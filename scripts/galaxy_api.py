@@ -11,6 +11,7 @@ that does not answer yet, and creating a Tool Shed's user and categories.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -106,8 +107,13 @@ def cmd_wait(args: argparse.Namespace) -> int:
     last_report = start
     while True:
         try:
-            version = api(args.url, "/api/version", "")
-            version = version.get("version_major", version.get("version"))
+            if args.any_answer:  # a server without /api/version (Pulsar): any HTTP answer
+                with contextlib.suppress(urllib.error.HTTPError):
+                    urllib.request.urlopen(args.url, timeout=10).close()
+                version = "(no version)"
+            else:
+                version = api(args.url, "/api/version", "")
+                version = version.get("version_major", version.get("version"))
             print(f"{args.name} {version} answered after {time.monotonic() - start:.0f} s")
             return 0
         except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
@@ -329,6 +335,20 @@ def cmd_tool_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tool_routes(args: argparse.Namespace) -> int:
+    """Print job_conf.yml's `tools:` section sending the suite's tools, as installed from
+    TOOL_SHED_URL, to ENVIRONMENT. Galaxy matches an installed tool by its id without the
+    version (HOST/repos/OWNER/REPOSITORY/TOOL); the tools loaded from a folder (short ids) keep
+    the default environment."""
+    shed = _shed_config(args.shed_yml)
+    host = urllib.parse.urlsplit(args.tool_shed_url).netloc
+    print("tools:")
+    for name in shed.get("repositories", {}):  # one tool per repository, named like it
+        print(f"  - id: {host}/repos/{shed['owner']}/{name}/{name}")
+        print(f"    environment: {args.environment}")
+    return 0
+
+
 def cmd_installed_tools(args: argparse.Namespace) -> int:
     """Print the ids of the tools Galaxy installed from a Tool Shed (HOST:PORT/repos/...)."""
     prefix = f"{urllib.parse.urlsplit(args.tool_shed_url).netloc}/repos/"
@@ -374,6 +394,7 @@ def main() -> int:
     p.add_argument("--timeout", type=int, default=240)
     p.add_argument("--pid", type=int, default=0)
     p.add_argument("--name", default="Galaxy")
+    p.add_argument("--any-answer", action="store_true", help="any HTTP answer will do")
     p.set_defaults(func=cmd_wait)
 
     p = sub.add_parser("bootstrap", help="create admin and test users and their API keys")
@@ -407,6 +428,12 @@ def main() -> int:
     p.add_argument("tool_shed_url")
     p.add_argument("--section", default="Remote jobs")
     p.set_defaults(func=cmd_tool_list)
+
+    p = sub.add_parser("tool-routes", help="print job_conf.yml tools: for the installed suite")
+    p.add_argument("shed_yml")
+    p.add_argument("tool_shed_url")
+    p.add_argument("environment")
+    p.set_defaults(func=cmd_tool_routes)
 
     p = sub.add_parser("installed-tools", help="list the tools installed from a Tool Shed")
     p.add_argument("url")
