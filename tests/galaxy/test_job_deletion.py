@@ -1,129 +1,66 @@
-"""Deleting a Galaxy job deletes its remote Bakta job: the whole chain, on a real Galaxy.
+"""Deleting a Galaxy job: what happens to its remote Bakta job, on a real Galaxy.
 
-Galaxy's local runner stops a deleted job with SIGTERM and SIGKILL one second later. This test
-restarts the local Galaxy of `scripts/galaxy` with BAKTA_API_URL pointing at a fake Bakta
-service (tests/fakes) whose jobs never finish, runs remote_bakta, deletes the Galaxy job
-through Galaxy's API, and checks that the service was asked to delete the remote job.
+Galaxy's local runner stops a deleted job with SIGTERM and SIGKILL one second later: the runner
+deletes the remote job. Pulsar kills a deleted job with SIGKILL at once: the remote job is left
+to end on the service (docs/admin.md). Both tests run remote_bakta on the test Galaxy of
+`scripts/galaxy`, restarted with BAKTA_API_URL pointing at a fake Bakta service (tests/fakes)
+whose jobs run until told otherwise (conftest.py), and delete the Galaxy job through its API.
 
-scripts/test runs it last, since it restarts Galaxy (and stops it at the end). By hand:
-    GALAXY_STATE_DIR=build/galaxy-test .venv/bin/pytest tests/galaxy
-The plain `pytest` run does not collect tests/galaxy (norecursedirs in pyproject.toml).
+scripts/test runs them after its other Galaxy steps, with its Pulsar for the second one. By hand:
+    GALAXY_STATE_DIR=build/galaxy-test .venv/bin/pytest tests/galaxy/test_job_deletion.py
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 
 from tests.fakes.bakta_service import FakeBakta
-
-ROOT = Path(__file__).resolve().parents[2]
-# Never the Galaxy of `scripts/galaxy serve` by default: this test restarts and stops it.
-STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
-
-
-def galaxy(command: str, **env: str) -> None:
-    subprocess.run(
-        [str(ROOT / "scripts" / "galaxy"), command], check=True, env={**os.environ, **env}
-    )
-
-
-def wait_for(what: str, condition: Callable[[], Any], limit: float = 180.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {limit:.0f} s: {what}")
-        time.sleep(0.5)
-    return value
-
-
-@pytest.fixture(scope="module")
-def bakta() -> Iterator[FakeBakta]:
-    with FakeBakta(script=["INIT"] + ["RUNNING"] * 1_000_000) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(bakta: FakeBakta) -> Iterator[Callable[..., Any]]:
-    """Galaxy restarted so that its jobs talk to the fake; calls its API as the test user."""
-    if not os.environ.get("GALAXY_STATE_DIR"):
-        pytest.fail("set GALAXY_STATE_DIR to a test Galaxy's state folder (see the docstring)")
-    galaxy("stop")
-    galaxy("start", BAKTA_API_URL=bakta.base + "/api/v1")
-    try:
-        env = dict(
-            line.split("=", 1)
-            for line in (STATE / "galaxy.env").read_text().splitlines()
-            if "=" in line
-        )
-        session = requests.Session()
-        session.headers["x-api-key"] = env["GALAXY_USER_KEY"]
-
-        def call(method: str, path: str, **kwargs: Any) -> Any:
-            response = session.request(
-                method, env["GALAXY_URL"] + "/api/" + path, timeout=60, **kwargs
-            )
-            response.raise_for_status()
-            return response.json()
-
-        yield call
-    finally:
-        galaxy("stop")
+from tests.galaxy.support import GalaxyApi, run_bakta, running_remote_job, wait_for
 
 
 def test_deleting_the_galaxy_job_deletes_the_remote_bakta_job(
-    bakta: FakeBakta, api: Callable[..., Any]
+    bakta: FakeBakta, api: GalaxyApi
 ) -> None:
-    history = api("POST", "histories", json={"name": "job deletion"})["id"]
-    paste = {
-        "src": "pasted",
-        "paste_content": (ROOT / "test-data" / "bakta_genome.fasta").read_text(),
-        "ext": "fasta",
-        "name": "genome.fasta",
-    }
-    upload = api(
-        "POST",
-        "tools/fetch",
-        json={
-            "history_id": history,
-            "targets": [{"destination": {"type": "hdas"}, "elements": [paste]}],
-        },
-    )
-    genome = upload["outputs"][0]["id"]
-    wait_for("the upload", lambda: api("GET", f"datasets/{genome}")["state"] == "ok")
-
-    run = api(
-        "POST",
-        "tools",
-        json={
-            "tool_id": "remote_bakta",
-            "history_id": history,
-            "inputs": {"genome": {"src": "hda", "id": genome}},
-        },
-    )
-    job = run["jobs"][0]["id"]
-    wait_for("the remote job is polled", lambda: bakta.requests_to("POST", "/api/v1/job/list"))
-    (remote,) = bakta.jobs.values()
-    assert api("GET", f"jobs/{job}")["state"] == "running"
+    job = run_bakta(api, "deleted", installed=False)["jobs"][0]["id"]
+    remote = running_remote_job(bakta, "deleted")
+    assert api.job_state(job) == "running"
 
     api("DELETE", f"jobs/{job}")
 
-    wait_for("the remote job is deleted", lambda: bakta.deleted, limit=30)
-    assert bakta.deleted == [remote.id] and bakta.jobs == {}
-    (delete,) = bakta.requests_to("DELETE", "/api/v1/job/delete")
-    assert delete.query == {"jobID": remote.id, "secret": remote.secret}
-    assert len(bakta.requests_to("POST", "/api/v1/job/init")) == 1
-    wait_for(
-        "Galaxy marks its job deleted",
-        lambda: api("GET", f"jobs/{job}")["state"] == "deleted",
-        limit=30,
-    )
+    wait_for("the remote job is deleted", lambda: remote.id in bakta.deleted, limit=30)
+    assert remote.id not in bakta.jobs
+    deletes = [
+        r
+        for r in bakta.requests_to("DELETE", "/api/v1/job/delete")
+        if r.query["jobID"] == remote.id
+    ]
+    assert [r.query for r in deletes] == [{"jobID": remote.id, "secret": remote.secret}]
+    inits = [r for r in bakta.requests_to("POST", "/api/v1/job/init") if b"deleted" in r.body]
+    assert len(inits) == 1
+    wait_for("Galaxy marks its job deleted", lambda: api.job_state(job) == "deleted", limit=30)
     for output in api("GET", f"jobs/{job}/outputs"):  # nothing that looks finished
         assert api("GET", f"datasets/{output['dataset']['id']}")["state"] != "ok"
+
+
+@pytest.mark.skipif(not os.environ.get("PULSAR_URL"), reason="needs a Pulsar (scripts/pulsar)")
+def test_deleting_a_galaxy_job_on_pulsar_kills_the_runner_and_leaves_nothing_on_pulsar(
+    bakta: FakeBakta, api: GalaxyApi
+) -> None:
+    """Pulsar stops a job with SIGKILL (psutil, pulsar.managers.util.kill): the runner cannot
+    delete its remote Bakta job, which runs to its end on the service (docs/admin.md says
+    so). The job's files, with its job script and job file, must not stay on the Pulsar node."""
+    job = run_bakta(api, "on_pulsar", installed=True)["jobs"][0]["id"]
+    remote = running_remote_job(bakta, "on_pulsar")
+    staging = Path(os.environ["PULSAR_STATE"]) / "staging"
+    assert any(staging.iterdir()), "the job's files are staged on Pulsar"
+
+    api("DELETE", f"jobs/{job}")
+
+    wait_for("Galaxy marks its job deleted", lambda: api.job_state(job) == "deleted", limit=30)
+    wait_for("Pulsar removes the job's files", lambda: not any(staging.iterdir()), limit=60)
+    time.sleep(3)  # a runner stopped with SIGTERM would have deleted the job by now
+    assert remote.id not in bakta.deleted and remote.id in bakta.jobs

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from tests.galaxy.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "workflows" / "organelle-annotation" / "organelle-annotation.ga"
@@ -32,15 +33,6 @@ GALAXY_PYTHON = Path(
     "bin",
     "python",
 )
-
-
-def wait_for(what: str, condition: Callable[[], Any], limit: float = 600.0) -> Any:
-    deadline = time.monotonic() + limit
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {limit:.0f} s: {what}")
-        time.sleep(2)
-    return value
 
 
 def galaxy(command: str) -> int:
@@ -156,7 +148,7 @@ def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) 
         ended = set(states) <= {"ok", "error", "failed", "deleted"}
         return summary if ended and sum(states.values()) == 2 else None  # MFannot, RNAweasel
 
-    summary = wait_for("MFannot and RNAweasel to end", finished)
+    summary = wait_for("MFannot and RNAweasel to end", finished, limit=600)
     assert summary["states"] == {"ok": 2}, summary
     outputs = api("GET", f"invocations/{invocation}")["outputs"]
     masterfile = api("GET", f"datasets/{outputs['RNAweasel masterfile']['id']}/display", raw=True)

@@ -1,0 +1,108 @@
+"""What the tests on a real Galaxy share: the test Galaxy of `scripts/galaxy` (its state folder
+is GALAXY_STATE_DIR) and its API as the test user. Their fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.fakes.bakta_service import FakeBakta, FakeJob
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
+
+
+def galaxy(command: str, **env: str) -> None:
+    """scripts/galaxy COMMAND, with the environment of the test run and ENV."""
+    subprocess.run([ROOT / "scripts" / "galaxy", command], check=True, env={**os.environ, **env})
+
+
+def wait_for(what: str, condition: Callable[[], Any], limit: float = 180.0) -> Any:
+    deadline = time.monotonic() + limit
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {limit:.0f} s: {what}")
+        time.sleep(1)
+    return value
+
+
+class GalaxyApi:
+    """The running test Galaxy's API, as the test user (from its galaxy.env)."""
+
+    def __init__(self) -> None:
+        env = dict(
+            line.split("=", 1)
+            for line in (STATE / "galaxy.env").read_text().splitlines()
+            if "=" in line
+        )
+        self.url = env["GALAXY_URL"]
+        self.headers = {"x-api-key": env["GALAXY_USER_KEY"]}
+
+    # A new connection per call: gunicorn drops idle keep-alive connections after 2 s, and a
+    # call that reused one just then would be reset; across a restart none survives anyway.
+    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(
+            method, f"{self.url}/api/{path}", headers=self.headers, timeout=60, **kwargs
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def upload(self, history: str, path: Path, name: str) -> str:
+        """Paste a file into the history as a fasta dataset named NAME; wait until it is ok."""
+        element = {"src": "pasted", "paste_content": path.read_text(), "ext": "fasta", "name": name}
+        target = {"destination": {"type": "hdas"}, "elements": [element]}
+        body = {"history_id": history, "targets": [target]}
+        dataset = str(self("POST", "tools/fetch", json=body)["outputs"][0]["id"])
+        wait_for(
+            f"the upload of {name}", lambda: self("GET", f"datasets/{dataset}")["state"] == "ok"
+        )
+        return dataset
+
+    def job_state(self, job: str) -> str:
+        return str(self("GET", f"jobs/{job}")["state"])
+
+    def tool_id(self, short_id: str, installed: bool) -> str:
+        """The id of a suite tool: as loaded from the built repositories, or as installed."""
+        if not installed:
+            return short_id
+        ids = [
+            str(tool["id"])
+            for tool in self("GET", "tools", params={"in_panel": "false"})
+            if "/repos/" in str(tool["id"]) and str(tool["id"]).split("/")[-2] == short_id
+        ]
+        assert len(ids) == 1, f"installed copies of {short_id}: {ids}"
+        return ids[0]
+
+
+def run_bakta(api: GalaxyApi, name: str, installed: bool) -> dict[str, Any]:
+    """Upload the test genome as NAME.fasta to a new history and run remote_bakta on it (the
+    remote job is named NAME); returns Galaxy's answer (jobs, outputs)."""
+    history = api("POST", "histories", json={"name": name})["id"]
+    genome = api.upload(history, ROOT / "test-data" / "bakta_genome.fasta", f"{name}.fasta")
+    return dict(
+        api(
+            "POST",
+            "tools",
+            json={
+                "tool_id": api.tool_id("remote_bakta", installed=installed),
+                "history_id": history,
+                "inputs": {"genome": {"src": "hda", "id": genome}},
+            },
+        )
+    )
+
+
+def running_remote_job(bakta: FakeBakta, name: str) -> FakeJob:
+    """Wait until the fake service runs the job named NAME."""
+
+    def running() -> list[FakeJob]:
+        return [j for j in list(bakta.jobs.values()) if j.name == name and j.status == "RUNNING"]
+
+    (job,) = wait_for(f"the remote job {name} runs", running)
+    return job
