@@ -349,6 +349,26 @@ def cmd_tool_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mulled_image(args: argparse.Namespace) -> int:
+    """Print the name BioContainers gives the multi-package (mulled-v2) image of the tools'
+    requirements (macros.xml's `requirements` macro), computed by Galaxy's container resolver
+    code (the targets as mulled_targets makes them, the name as its v2 hash gives it), with the
+    first build's tag `-0`: the name Galaxy's cached_mulled_singularity resolver matches."""
+    from galaxy.tool_util.deps.mulled.mulled_build_tool import requirements_to_mulled_targets
+    from galaxy.tool_util.deps.mulled.util import v2_image_name
+    from galaxy.tool_util.deps.requirements import ToolRequirement
+
+    macro = ET.parse(args.macros).getroot().find("xml[@name='requirements']")
+    if macro is None:
+        raise SystemExit(f"{args.macros}: no requirements macro")
+    requirements = [
+        ToolRequirement(name=r.text, type=r.get("type"), version=r.get("version"))
+        for r in macro.iter("requirement")
+    ]
+    print(f"{v2_image_name(requirements_to_mulled_targets(requirements))}-0")
+    return 0
+
+
 def cmd_installed_tools(args: argparse.Namespace) -> int:
     """Print the ids of the tools Galaxy installed from a Tool Shed (HOST:PORT/repos/...)."""
     prefix = f"{urllib.parse.urlsplit(args.tool_shed_url).netloc}/repos/"
@@ -434,6 +454,10 @@ def main() -> int:
     p.add_argument("tool_shed_url")
     p.add_argument("environment")
     p.set_defaults(func=cmd_tool_routes)
+
+    p = sub.add_parser("mulled-image", help="print the mulled-v2 image name of the requirements")
+    p.add_argument("macros")
+    p.set_defaults(func=cmd_mulled_image)
 
     p = sub.add_parser("installed-tools", help="list the tools installed from a Tool Shed")
     p.add_argument("url")
