@@ -378,6 +378,40 @@ def cmd_installed_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test_groups(args: argparse.Namespace) -> int:
+    """Split tool or workflow files into GROUPS lines (tab-separated) of about as many tests
+    each (the number of <test> elements of a tool; a workflow counts one), the biggest first."""
+    weights = {}
+    for name in args.files:
+        text = Path(name).read_text(encoding="utf-8", errors="replace")
+        weights[name] = max(1, len(re.findall(r"<test[\s>]", text)))
+    groups: list[list[str]] = [[] for _ in range(max(1, args.groups))]
+    loads = [0] * len(groups)
+    for name in sorted(weights, key=lambda n: -weights[n]):
+        index = loads.index(min(loads))
+        groups[index].append(name)
+        loads[index] += weights[name]
+    for group in groups:
+        if group:
+            print("\t".join(group))
+    return 0
+
+
+def cmd_merge_reports(args: argparse.Namespace) -> int:
+    """Merge planemo JSON reports (tool_test_output.json) into one, summaries summed."""
+    tests: list[Any] = []
+    summary: dict[str, int] = {}
+    for name in args.reports:
+        report = json.loads(Path(name).read_text())
+        tests += report.get("tests", [])
+        for key, value in report.get("summary", {}).items():
+            if isinstance(value, int):
+                summary[key] = summary.get(key, 0) + value
+    merged = {"version": "0.1", "summary": summary, "tests": tests}
+    Path(args.output).write_text(json.dumps(merged, indent=2))
+    return 0
+
+
 def cmd_test_summary(args: argparse.Namespace) -> int:
     """One line for a galaxy-tool-test report; fails when no test ran or one did not pass."""
     try:
@@ -463,6 +497,16 @@ def main() -> int:
     p.add_argument("url")
     p.add_argument("tool_shed_url")
     p.set_defaults(func=cmd_installed_tools)
+
+    p = sub.add_parser("test-groups", help="split tools into groups of about as many tests")
+    p.add_argument("groups", type=int)
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_test_groups)
+
+    p = sub.add_parser("merge-reports", help="merge planemo JSON reports into one")
+    p.add_argument("output")
+    p.add_argument("reports", nargs="+")
+    p.set_defaults(func=cmd_merge_reports)
 
     p = sub.add_parser("test-summary", help="summarise a galaxy-tool-test report")
     p.add_argument("tool_id")
