@@ -30,7 +30,8 @@ def test_a_bakta_job_on_pulsar_survives_a_galaxy_restart(
     expected = sorted(output["output_name"] for output in run["outputs"])
     assert "annotation_gff3" in expected
     remote = running_remote_job(bakta, "restarted")
-    assert api.job_state(job) == "running"
+    # Galaxy learns that the job runs from Pulsar's status, polled a little later.
+    wait_for("Galaxy sees the job running", lambda: api.job_state(job) == "running", limit=60)
     assert "/repos/" in api("GET", f"jobs/{job}")["tool_id"]  # the installed copy
 
     galaxy("stop")
