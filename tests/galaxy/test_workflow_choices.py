@@ -140,15 +140,25 @@ def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) 
         },
     )["id"]
 
+    seen: dict[str, Any] = {}
+
     def finished() -> dict[str, Any] | None:
-        if api("GET", f"invocations/{invocation}")["state"] != "scheduled":
+        # Scheduled: every step has its job. Galaxy 26 then marks the invocation completed once
+        # every job has ended, possibly between two polls: both mean scheduling is done.
+        seen["invocation"] = state = api("GET", f"invocations/{invocation}")["state"]
+        if state in ("failed", "cancelled", "cancelling"):
+            pytest.fail(f"Galaxy did not run the workflow: the invocation is {state}")
+        if state not in ("scheduled", "completed"):
             return None
         summary: dict[str, Any] = api("GET", f"invocations/{invocation}/jobs_summary")
-        states = summary.get("states", {})
-        ended = set(states) <= {"ok", "error", "failed", "deleted"}
+        seen["jobs"] = states = summary.get("states", {})
+        ended = set(states) <= {"ok", "error", "failed", "deleted", "paused"}
         return summary if ended and sum(states.values()) == 2 else None  # MFannot, RNAweasel
 
-    summary = wait_for("MFannot and RNAweasel to end", finished, limit=600)
+    try:
+        summary = wait_for("MFannot and RNAweasel to end", finished, limit=600)
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; last seen: {seen}") from None
     assert summary["states"] == {"ok": 2}, summary
     outputs = api("GET", f"invocations/{invocation}")["outputs"]
     masterfile = api("GET", f"datasets/{outputs['RNAweasel masterfile']['id']}/display", raw=True)
