@@ -22,6 +22,8 @@ from .cassette import cassette
 from .errors import InputError, Interrupted, RemoteJobsError
 from .jobfile import JobFile, fingerprint
 from .options import (
+    Cassettes,
+    RunSettings,
     cassette_options,
     expect_file_option,
     gencode_option,
@@ -87,27 +89,24 @@ class Run:
 
 
 @contextmanager
-def remote_run(options: dict[str, Any], secrets: tuple[str, ...] = ()) -> Iterator[Run]:
-    """Cassette, waiting and progress for one command; pops the shared run options."""
-    record = options.pop("record_cassette", None)
-    replay = options.pop("replay_cassette", None)
-    timeout = options.pop("timeout")
-    poll_interval = options.pop("poll_interval")
-    http_timeout = options.pop("http_timeout")
-    with cassette(record, replay, secrets) as replaying:
+def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator[Run]:
+    """Cassette, waiting and progress for one command."""
+    with cassette(settings.cassettes.record, settings.cassettes.replay, secrets) as replaying:
         waiter = Waiter(
-            timeout=timeout,
-            poll_interval=0.0 if replaying else poll_interval,
+            timeout=settings.timeout,
+            poll_interval=0.0 if replaying else settings.poll_interval,
             sleep=(lambda seconds: None) if replaying else time.sleep,
         )
-        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), http_timeout)
+        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), settings.http_timeout)
 
 
-def _http(service: str, base_url: str, **kwargs: Any) -> HttpClient:
+def _http(
+    service: str, base_url: str, bearer: str | None = None, read_timeout: float = 60.0
+) -> HttpClient:
     """The HTTP layer, imported here: `--help` and bad input need not pay for requests."""
     from .http import HttpClient
 
-    return HttpClient(service, base_url, **kwargs)
+    return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -263,8 +262,7 @@ def bakta_annotate(
     skips: tuple[str, ...],
     baktfold: bool,
     formats: tuple[str, ...],
-    job_file: Path | None,
-    **run: Any,
+    run: RunSettings,
 ) -> None:
     """Annotate bacterial GENOMES (FASTA); each is its own remote job.
 
@@ -297,7 +295,7 @@ def bakta_annotate(
     )
     with remote_run(run) as remote:
         jobfile = JobFile(
-            job_file,
+            run.job_file,
             bakta.SERVICE,
             lambda: fingerprint(
                 "bakta annotate",
@@ -335,12 +333,11 @@ def _run_workflow(
     inputs: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
-    job_file: Path | None,
-    run: dict[str, Any],
+    run: RunSettings,
 ) -> None:
     with remote_run(run) as remote:
         jobfile = JobFile(
-            job_file, bakta.SERVICE, lambda: fingerprint(kind, sorted(formats), files=inputs)
+            run.job_file, bakta.SERVICE, lambda: fingerprint(kind, sorted(formats), files=inputs)
         )
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.run_workflow(
@@ -367,14 +364,13 @@ def bakta_proteins(
     proteins: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
-    job_file: Path | None,
-    **run: Any,
+    run: RunSettings,
 ) -> None:
     """Annotate PROTEINS (protein FASTA) with Bakta's protein workflow; API v2.
 
     Results: OUTDIR/<sample>/<sample>.tsv, .faa, .hypotheticals.tsv, .json.
     """
-    _run_workflow("bakta_proteins", proteins, outdir, formats, job_file, run)
+    _run_workflow("bakta_proteins", proteins, outdir, formats, run)
 
 
 @bakta_group.command("baktfold")
@@ -386,22 +382,21 @@ def bakta_baktfold(
     results: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
-    job_file: Path | None,
-    **run: Any,
+    run: RunSettings,
 ) -> None:
     """Run Baktfold on RESULTS (Bakta JSON results of earlier runs); API v2.
 
     Results: OUTDIR/<sample>/<sample>.<ext>, the 12 files named like Bakta's (no plots).
     """
-    _run_workflow("baktfold", results, outdir, formats, job_file, run)
+    _run_workflow("baktfold", results, outdir, formats, run)
 
 
 @bakta_group.command("version")
 @run_options
-def bakta_version(job_file: Path | None, **kwargs: Any) -> None:
+def bakta_version(run: RunSettings) -> None:
     """Print the service's versions: Bakta, its database and the backend (v2: and Baktfold)."""
-    with remote_run(kwargs) as run:
-        service = _bakta_service(run.http_timeout)
+    with remote_run(run) as remote:
+        service = _bakta_service(remote.http_timeout)
         if service.v2 is not None:
             version = service.v2.version()
             keys: tuple[str, ...] = bakta.V2_VERSION_KEYS
@@ -429,13 +424,12 @@ def _mfannotweb_run(
     rna: list[str],
     outdir: Path,
     expect: tuple[str, ...],
-    job_file: Path | None,
-    kwargs: dict[str, Any],
+    settings: RunSettings,
 ) -> None:
-    client = _mfannotweb(kwargs["http_timeout"])
-    with remote_run(kwargs, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
+    client = _mfannotweb(settings.http_timeout)
+    with remote_run(settings, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
         jobfile = JobFile(
-            job_file,
+            settings.job_file,
             mfannotweb.SERVICE,
             lambda: fingerprint(kind, gencode, sorted(rna), files=(genome,)),
         )
@@ -471,11 +465,10 @@ def mfannot_annotate(
     gencode: int,
     outdir: Path,
     expect: tuple[str, ...],
-    job_file: Path | None,
-    **kwargs: Any,
+    run: RunSettings,
 ) -> None:
     """Annotate an organelle GENOME (FASTA); results.zip is verified and extracted into OUTDIR."""
-    _mfannotweb_run("mfannot", genome, gencode, [], outdir, expect, job_file, kwargs)
+    _mfannotweb_run("mfannot", genome, gencode, [], outdir, expect, run)
 
 
 @cli.group("rnaweasel")
@@ -502,11 +495,10 @@ def rnaweasel_search(
     rna: tuple[str, ...],
     outdir: Path,
     expect: tuple[str, ...],
-    job_file: Path | None,
-    **kwargs: Any,
+    run: RunSettings,
 ) -> None:
     """Search GENOME (FASTA) for RNA models; results.zip is verified and extracted into OUTDIR."""
-    _mfannotweb_run("rnaweasel", genome, gencode, list(rna), outdir, expect, job_file, kwargs)
+    _mfannotweb_run("rnaweasel", genome, gencode, list(rna), outdir, expect, run)
 
 
 @cli.group("mfannotweb")
@@ -516,11 +508,11 @@ def mfannotweb_group() -> None:
 
 @mfannotweb_group.command("gencodes")
 @cassette_options
-def mfannotweb_gencodes(**kwargs: Any) -> None:
+def mfannotweb_gencodes(cassettes: Cassettes) -> None:
     """List the genetic codes the server accepts."""
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     client = mfannotweb.MfannotWebClient(_http(mfannotweb.SERVICE, url))
-    with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
+    with cassette(cassettes.record, cassettes.replay):
         table = client.gencodes()
     for code, name in sorted(table.items()):
         click.echo(f"{code}\t{name}")
@@ -528,12 +520,10 @@ def mfannotweb_gencodes(**kwargs: Any) -> None:
 
 @mfannotweb_group.command("usage")
 @cassette_options
-def mfannotweb_usage(**kwargs: Any) -> None:
+def mfannotweb_usage(cassettes: Cassettes) -> None:
     """Show your in-flight jobs against your concurrency cap."""
     client = _mfannotweb()
-    with cassette(
-        kwargs["record_cassette"], kwargs["replay_cassette"], (os.environ["MFANNOTWEB_TOKEN"],)
-    ):
+    with cassette(cassettes.record, cassettes.replay, (os.environ["MFANNOTWEB_TOKEN"],)):
         usage = client.usage()
     for key, value in usage.items():
         click.echo(f"{key}\t{value}")
@@ -542,12 +532,10 @@ def mfannotweb_usage(**kwargs: Any) -> None:
 @mfannotweb_group.command("cancel")
 @click.argument("job_id")
 @cassette_options
-def mfannotweb_cancel(job_id: str, **kwargs: Any) -> None:
+def mfannotweb_cancel(job_id: str, cassettes: Cassettes) -> None:
     """Cancel a queued job (running jobs cannot be cancelled)."""
     client = _mfannotweb()
-    with cassette(
-        kwargs["record_cassette"], kwargs["replay_cassette"], (os.environ["MFANNOTWEB_TOKEN"],)
-    ):
+    with cassette(cassettes.record, cassettes.replay, (os.environ["MFANNOTWEB_TOKEN"],)):
         client.cancel(client.job(job_id))
     click.echo(f"{job_id}\tcancelled")
 
@@ -608,13 +596,12 @@ def codon_optimise(
     utr3: str | None,
     fitness: tuple[str, ...],
     outdir: Path,
-    job_file: Path | None,
-    **kwargs: Any,
+    run: RunSettings,
 ) -> None:
     """Optimise a coding sequence; writes NAME.fasta, NAME.scores.tsv and NAME.json."""
     specs = [codon.FitnessSpec.parse(text) for text in fitness]
-    client = _codon(kwargs["http_timeout"])
-    with remote_run(kwargs, secrets=_codon_secrets()) as run:
+    client = _codon(run.http_timeout)
+    with remote_run(run, secrets=_codon_secrets()) as remote:
         fitness_list = codon.resolve_fitness(specs, client.fitness())
         payload = codon.build_payload(
             name,
@@ -625,9 +612,9 @@ def codon_optimise(
             utr5=utr5,
             utr3=utr3,
         )
-        jobfile = JobFile(job_file, codon.SERVICE, lambda: fingerprint(payload))
+        jobfile = JobFile(run.job_file, codon.SERVICE, lambda: fingerprint(payload))
         files = codon.optimise(
-            client, payload, outdir, jobfile=jobfile, waiter=run.waiter, progress=run.progress
+            client, payload, outdir, jobfile=jobfile, waiter=remote.waiter, progress=remote.progress
         )
     for path in files:
         click.echo(str(path))
@@ -635,11 +622,11 @@ def codon_optimise(
 
 @codon_group.command("fitness")
 @cassette_options
-def codon_fitness(**kwargs: Any) -> None:
+def codon_fitness(cassettes: Cassettes) -> None:
     """List the fitness functions and their parameters."""
     url = env_url("CODON_API_URL", None, codon.SERVICE)
     client = codon.CodonClient(_http(codon.SERVICE, url), "", "")
-    with cassette(kwargs["record_cassette"], kwargs["replay_cassette"]):
+    with cassette(cassettes.record, cassettes.replay):
         functions = client.fitness()
     for entry in functions:
         params = ", ".join(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,50 +29,101 @@ outdir_option = click.option(
     help="Folder for the result files (created if missing).",
 )
 
-job_file_option = click.option(
-    "--job-file",
+
+@dataclass(frozen=True)
+class Cassettes:
+    """--record-cassette and --replay-cassette (at most one of them is given)."""
+
+    record: Path | None
+    replay: Path | None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every command that runs a remote job takes besides its inputs (run_options)."""
+
+    job_file: Path | None
+    timeout: float
+    poll_interval: float | None
+    http_timeout: float
+    cassettes: Cassettes
+
+
+_record_cassette_option = click.option(
+    "--record-cassette",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Remember the remote job here; running again with the same file re-attaches to it"
-    " instead of submitting anew. Readable by its owner only.",
+    help="Record every HTTP exchange of this run into a vcrpy cassette (secrets removed).",
+)
+_replay_cassette_option = click.option(
+    "--replay-cassette",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay a recorded cassette: no network, no waiting; an unrecorded request fails.",
 )
 
-polling_options = _compose(
-    click.option(
-        "--timeout",
-        type=click.FloatRange(min=1),
-        default=86400.0,
-        show_default=True,
-        help="Give up after this many seconds in all.",
-    ),
-    click.option(
-        "--poll-interval",
-        type=click.FloatRange(min=0),
-        help="Poll at this fixed interval in seconds instead of the service's growing one"
-        " (for tests).",
-    ),
-    click.option(
-        "--http-timeout",
-        type=click.FloatRange(min=0.1),
-        default=60.0,
-        show_default=True,
-        help="Read time-out of each HTTP request, in seconds.",
-    ),
-)
 
-cassette_options = _compose(
-    click.option(
-        "--record-cassette",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Record every HTTP exchange of this run into a vcrpy cassette (secrets removed).",
-    ),
-    click.option(
-        "--replay-cassette",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Replay a recorded cassette: no network, no waiting; an unrecorded request fails.",
-    ),
-)
+def cassette_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The cassette options, handed to the command as one value `cassettes: Cassettes`."""
 
-run_options = _compose(job_file_option, polling_options, cassette_options)
+    @functools.wraps(function)
+    def collect(
+        *args: Any, record_cassette: Path | None, replay_cassette: Path | None, **kwargs: Any
+    ) -> Any:
+        return function(*args, cassettes=Cassettes(record_cassette, replay_cassette), **kwargs)
+
+    return _record_cassette_option(_replay_cassette_option(collect))
+
+
+def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The job file, waiting, HTTP and cassette options, handed to the command as one value
+    `run: RunSettings`."""
+
+    @functools.wraps(function)
+    def collect(
+        *args: Any,
+        job_file: Path | None,
+        timeout: float,
+        poll_interval: float | None,
+        http_timeout: float,
+        record_cassette: Path | None,
+        replay_cassette: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        cassettes = Cassettes(record_cassette, replay_cassette)
+        run = RunSettings(job_file, timeout, poll_interval, http_timeout, cassettes)
+        return function(*args, run=run, **kwargs)
+
+    options = _compose(
+        click.option(
+            "--job-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Remember the remote job here; running again with the same file re-attaches to"
+            " it instead of submitting anew. Readable by its owner only.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=86400.0,
+            show_default=True,
+            help="Give up after this many seconds in all.",
+        ),
+        click.option(
+            "--poll-interval",
+            type=click.FloatRange(min=0),
+            help="Poll at this fixed interval in seconds instead of the service's growing one"
+            " (for tests).",
+        ),
+        click.option(
+            "--http-timeout",
+            type=click.FloatRange(min=0.1),
+            default=60.0,
+            show_default=True,
+            help="Read time-out of each HTTP request, in seconds.",
+        ),
+        _record_cassette_option,
+        _replay_cassette_option,
+    )
+    return options(collect)
+
 
 gencode_option = click.option(
     "--gencode",
