@@ -4,8 +4,9 @@ Shed's APIs, list tool files, write an Ephemeris tool list.
 scripts/galaxy runs it with the Galaxy venv's Python, which has bioblend and PyYAML (Galaxy
 depends on both); the commands that need them import them, so that the others run anywhere.
 Galaxy's API is used through bioblend (users, API keys, credentials, the toolbox, installed
-tools). Plain HTTP (`api`) is left for what bioblend does not cover: waiting for a server
-that does not answer yet, and creating a Tool Shed's user and categories.
+tools), with bioblend's own requests where it has no call (a tool of a given version, deleting
+credentials). Plain HTTP (`api`) is left for waiting for a server that does not answer yet,
+and creating a Tool Shed's user and categories.
 """
 
 from __future__ import annotations
@@ -208,49 +209,47 @@ def workflow_tools(workflow: dict[str, Any]) -> Iterator[tuple[str, str | None]]
             yield from workflow_tools(step["subworkflow"])
 
 
-def tool_test_credentials(url: str, key: str, tool_id: str, version: str | None) -> dict[str, Any]:
+def tool_test_credentials(gi: GalaxyInstance, tool_id: str, version: str | None) -> dict[str, Any]:
     """The tool as this Galaxy runs it, and the credentials its own tests use (maybe none).
 
     Asked of Galaxy rather than read from tools/, so that it holds for tools loaded from a
     folder and for tools installed from a Tool Shed alike.
     """
-    path = f"/api/tools/{urllib.parse.quote(tool_id, safe='/')}"
-    query = f"?{urllib.parse.urlencode({'tool_version': version})}" if version else ""
-    tool = api(url, f"{path}{query}", key)
-    version_query = urllib.parse.urlencode({"tool_version": tool["version"]})
-    tests = api(url, f"{path}/test_data?{version_query}", key)
+    # bioblend's show_tool takes no version: the same request, with one.
+    url = f"{gi.url}/tools/{urllib.parse.quote(tool_id, safe='/')}"
+    response = gi.make_get_request(url, params={"tool_version": version} if version else None)
+    response.raise_for_status()
+    tool = response.json()
+    tests = gi.tools.get_tool_tests(tool["id"], tool_version=tool["version"])
     found = [test["credentials"] for test in tests if test.get("credentials")]
     return {"id": tool["id"], "version": tool["version"], "credentials": found[0] if found else []}
 
 
-def clear_credentials(url: str, key: str, base: str, tool_id: str) -> None:
-    query = urllib.parse.urlencode({"source_type": "tool", "source_id": tool_id})
-    for stored in api(url, f"{base}?{query}", key) or []:
-        api(url, f"{base}/{stored['id']}", key, method="DELETE")
+def clear_credentials(gi: GalaxyInstance, user: str, tool_id: str) -> None:
+    for stored in gi.users.get_credentials(user, source_id=tool_id):
+        # bioblend has no call to delete credentials: its request, on Galaxy's API.
+        url = f"{gi.url}/users/{user}/credentials/{stored['id']}"
+        gi.make_delete_request(url).raise_for_status()
 
 
-def store_credentials(url: str, key: str, base: str, tool: dict[str, Any]) -> None:
+def store_credentials(gi: GalaxyInstance, user: str, tool: dict[str, Any]) -> None:
     """Store a tool's credentials for the user and select them, as the user would in Galaxy."""
     source = {"source_type": "tool", "source_id": tool["id"], "source_version": tool["version"]}
-    selection = []
     for credential in tool["credentials"]:
-        group = {
-            "name": "tests",
-            "variables": [
-                {"name": v["name"], "value": v["value"]} for v in credential["variables"]
-            ],
-            "secrets": [{"name": s["name"], "value": s["value"]} for s in credential["secrets"]],
-        }
-        service = {"name": credential["name"], "version": credential["version"], "group": group}
-        payload = {**source, "service_credential": service}
-        created = api(url, base, key, method="POST", payload=payload)
-        query = urllib.parse.urlencode({"source_type": "tool", "source_id": tool["id"]})
-        selection += [
-            {"user_credentials_id": stored["id"], "current_group_id": created["id"]}
-            for stored in api(url, f"{base}?{query}", key)
-            if any(g["id"] == created["id"] for g in stored["groups"])
-        ]
-    api(url, base, key, method="PUT", payload={**source, "service_credentials": selection})
+        created = gi.users.create_credentials(
+            user,
+            **source,
+            service_name=credential["name"],
+            service_version=credential["version"],
+            group_name="tests",
+            variables=[{"name": v["name"], "value": v["value"]} for v in credential["variables"]],
+            secrets=[{"name": s["name"], "value": s["value"]} for s in credential["secrets"]],
+        )
+        for stored in gi.users.get_credentials(user, source_id=tool["id"]):
+            if any(group["id"] == created["id"] for group in stored["groups"]):
+                gi.users.select_credential_group(
+                    user, **source, user_credentials_id=stored["id"], group_id=created["id"]
+                )
 
 
 def cmd_workflow_credentials(args: argparse.Namespace) -> int:
@@ -259,18 +258,18 @@ def cmd_workflow_credentials(args: argparse.Namespace) -> int:
     A workflow test cannot carry credentials: the jobs of a workflow get the user's own, which
     users enter in Galaxy. For the run, the test user gets those of each tool's own tests.
     """
-    url, key = os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"]
-    base = f"/api/users/{api(url, '/api/users/current', key)['id']}/credentials"
+    gi = galaxy(os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"])
+    user = gi.users.get_current_user()["id"]
     steps = {
         step
         for path in args.workflows
         for step in workflow_tools(json.loads(Path(path).read_text(encoding="utf-8")))
     }
     for tool_id, version in sorted(steps, key=str):
-        tool = tool_test_credentials(url, key, tool_id, version)
-        clear_credentials(url, key, base, tool["id"])
+        tool = tool_test_credentials(gi, tool_id, version)
+        clear_credentials(gi, user, tool["id"])
         if args.action == "store" and tool["credentials"]:
-            store_credentials(url, key, base, tool)
+            store_credentials(gi, user, tool)
             names = ", ".join(c["name"] for c in tool["credentials"])
             print(
                 f"{tool['id']} {tool['version']}: the test user has its tests' credentials: {names}"
