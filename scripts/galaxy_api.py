@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
@@ -252,28 +252,41 @@ def store_credentials(gi: GalaxyInstance, user: str, tool: dict[str, Any]) -> No
                 )
 
 
+def test_credentials(action: str, tools: Iterable[tuple[str, str | None]]) -> None:
+    """Store (or clear) for the test user the credentials each tool's own tests use."""
+    gi = galaxy(os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"])
+    user = gi.users.get_current_user()["id"]
+    for tool_id, version in sorted(set(tools), key=str):
+        tool = tool_test_credentials(gi, tool_id, version)
+        clear_credentials(gi, user, tool["id"])
+        if action == "store" and tool["credentials"]:
+            store_credentials(gi, user, tool)
+            names = ", ".join(c["name"] for c in tool["credentials"])
+            print(
+                f"{tool['id']} {tool['version']}: the test user has its tests' credentials: {names}"
+            )
+
+
 def cmd_workflow_credentials(args: argparse.Namespace) -> int:
     """Give the test user (or take away) the credentials of every tool the workflows run.
 
     A workflow test cannot carry credentials: the jobs of a workflow get the user's own, which
     users enter in Galaxy. For the run, the test user gets those of each tool's own tests.
     """
-    gi = galaxy(os.environ["GALAXY_URL"], os.environ["GALAXY_USER_KEY"])
-    user = gi.users.get_current_user()["id"]
-    steps = {
-        step
-        for path in args.workflows
-        for step in workflow_tools(json.loads(Path(path).read_text(encoding="utf-8")))
-    }
-    for tool_id, version in sorted(steps, key=str):
-        tool = tool_test_credentials(gi, tool_id, version)
-        clear_credentials(gi, user, tool["id"])
-        if args.action == "store" and tool["credentials"]:
-            store_credentials(gi, user, tool)
-            names = ", ".join(c["name"] for c in tool["credentials"])
-            print(
-                f"{tool['id']} {tool['version']}: the test user has its tests' credentials: {names}"
-            )
+    test_credentials(
+        args.action,
+        (
+            step
+            for path in args.workflows
+            for step in workflow_tools(json.loads(Path(path).read_text(encoding="utf-8")))
+        ),
+    )
+    return 0
+
+
+def cmd_tool_credentials(args: argparse.Namespace) -> int:
+    """Give the test user (or take away) the credentials of the tools' own tests."""
+    test_credentials(args.action, ((tool_id, None) for tool_id in args.tools))
     return 0
 
 
@@ -459,6 +472,11 @@ def main() -> int:
     p.add_argument("action", choices=["store", "clear"])
     p.add_argument("workflows", nargs="+", metavar="WORKFLOW.ga")
     p.set_defaults(func=cmd_workflow_credentials)
+
+    p = sub.add_parser("tool-credentials", help="store or clear the test credentials of tools")
+    p.add_argument("action", choices=["store", "clear"])
+    p.add_argument("tools", nargs="+", metavar="TOOL_ID")
+    p.set_defaults(func=cmd_tool_credentials)
 
     p = sub.add_parser("reload-toolbox", help="reload the toolbox and wait for it")
     p.add_argument("url")
