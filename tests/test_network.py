@@ -1,7 +1,8 @@
 """What breaks on the way to a service, through the real command: `remote-jobs check` and a
 runner command that cannot reach its service end with the same words, naming the host, what
 failed and what to try. Local stand-ins only (tests/fakes/network.py): an unresolvable name
-(RFC 6761 `.invalid`), a closed port, a port that accepts and never answers, a web proxy that
+(RFC 6761 `.invalid`), a closed port, a port that accepts and never answers (or closes at
+once), a web proxy that
 refuses (CONNECT, and plain HTTP), a TLS server with a self-signed certificate.
 
 The runner retries connection failures with backoff (about 15 s in all): its scenarios run at
@@ -24,6 +25,7 @@ import pytest
 from tests.conftest import (
     PASSWORD,
     ROOT,
+    TEST_DATA,
     TOKEN,
     USERNAME,
     Result,
@@ -35,7 +37,14 @@ from tests.conftest import (
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
-from tests.fakes.network import RefusingProxy, Silent, closed_port, self_signed, server_context
+from tests.fakes.network import (
+    Closing,
+    RefusingProxy,
+    Silent,
+    closed_port,
+    self_signed,
+    server_context,
+)
 
 # What a user's environment may hold that would change where requests go or whom it trusts.
 NETWORK_VARIABLES = (
@@ -96,7 +105,7 @@ def tls_bakta(certificate: tuple[Path, Path]) -> Iterator[FakeBakta]:
 
 @dataclass
 class Scenario:
-    """A Bakta URL and environment; what `check bakta` and `bakta version` should say."""
+    """A Bakta URL and environment; what `check bakta` and `bakta annotate` should say."""
 
     url: str
     env: dict[str, str]
@@ -116,6 +125,7 @@ def stand_ins(tls_bakta: FakeBakta) -> Iterator[StandIns]:
     closed = closed_port()
     with (
         Silent() as silent,
+        Closing() as closing,
         RefusingProxy("503 Service Unavailable") as busy,
         RefusingProxy("503 Service Unavailable") as busy_plain,
         RefusingProxy("403 Forbidden") as forbidding,
@@ -140,6 +150,12 @@ def stand_ins(tls_bakta: FakeBakta) -> Iterator[StandIns]:
                 "api v2",
                 "timed out: 127.0.0.1 accepted the connection but did not answer in time (read"
                 " time-out);",
+            ),
+            "closed": Scenario(
+                f"http://127.0.0.1:{closing.port}/api/v1",
+                {},
+                "api v2",
+                "127.0.0.1 closed the connection without answering;",
             ),
             "proxy 503": Scenario(
                 "https://bakta.example.org/api/v1",
@@ -175,16 +191,17 @@ def stand_ins(tls_bakta: FakeBakta) -> Iterator[StandIns]:
         yield StandIns(scenarios, proxies)
 
 
-def _runner(scenario: Scenario) -> subprocess.Popen[str]:
+def _runner(scenario: Scenario, workdir: Path) -> subprocess.Popen[str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("BAKTA_", "MFANNOTWEB_")) and k not in NETWORK_VARIABLES
     }
     env.update(scenario.env, BAKTA_API_URL=scenario.url, PYTHONPATH=str(ROOT / "lib"))
-    args = ["bakta", "version", "--http-timeout", "0.5"]
+    args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--http-timeout", "0.5"]
     return subprocess.Popen(
         [sys.executable, "-m", "remote_jobs", *args],
+        cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -199,9 +216,13 @@ class RunnerRuns:
 
 
 @pytest.fixture(scope="module")
-def runner(stand_ins: StandIns) -> RunnerRuns:
-    """`remote-jobs bakta version` in every scenario, all at once."""
-    started = {name: _runner(scenario) for name, scenario in stand_ins.scenarios.items()}
+def runner(stand_ins: StandIns, tmp_path_factory: pytest.TempPathFactory) -> RunnerRuns:
+    """`remote-jobs bakta annotate` of the test genome in every scenario, all at once."""
+    started = {}
+    for name, scenario in stand_ins.scenarios.items():
+        workdir = tmp_path_factory.mktemp("run")
+        shutil.copy(TEST_DATA / "bakta_genome.fasta", workdir / "genome.fasta")
+        started[name] = _runner(scenario, workdir)
     results = {}
     for name, process in started.items():
         stdout, stderr = process.communicate(timeout=120)
@@ -211,7 +232,7 @@ def runner(stand_ins: StandIns) -> RunnerRuns:
 
 
 SCENARIOS = (
-    "dns", "refused", "silent", "proxy 503", "proxy 403", "plain http proxy 503", "untrusted",
+    "dns", "refused", "silent", "closed", "proxy 503", "proxy 403", "plain http proxy 503", "untrusted",
 )  # fmt: skip
 
 

@@ -117,6 +117,14 @@ def reset(host: str) -> Failure:
     )
 
 
+def closed(host: str) -> Failure:
+    return Failure(
+        "answer",
+        f"{host} closed the connection without answering",
+        "try again later; if it persists, check that the URL's port is the service's",
+    )
+
+
 def proxy_answered(proxy: Proxy, status: str, host: str, port: int) -> Failure:
     code = status.split(" ", 1)[0]
     if code == "407":
@@ -620,8 +628,7 @@ def explain(exc: BaseException, url: str, setting: str | None) -> Failure | None
             return proxy_answered(proxy, match.group(1).strip(), host, port)
     if has(NameResolutionError, socket.gaierror):
         return name_not_resolved(dial[0], setting, through_proxy)
-    refusals = (ConnectionRefusedError,)
-    if has(*refusals) or any(
+    if has(ConnectionRefusedError) or any(
         isinstance(e, NewConnectionError) and "refused" in str(e).lower() for e in errors
     ):
         return refused(*dial, setting, through_proxy)
@@ -635,6 +642,8 @@ def explain(exc: BaseException, url: str, setting: str | None) -> Failure | None
                 errno.EHOSTUNREACH,
             ):
                 return unreachable(*dial, error.strerror or str(error))
+    import http.client
+
     import requests
 
     if has(requests.exceptions.ConnectTimeout) or any(
@@ -643,6 +652,8 @@ def explain(exc: BaseException, url: str, setting: str | None) -> Failure | None
         return connect_timed_out(*dial, through_proxy)
     if has(requests.exceptions.ReadTimeout, ReadTimeoutError, socket.timeout):
         return read_timed_out(host)
+    if has(http.client.RemoteDisconnected):  # a ConnectionResetError too: first
+        return closed(host)
     if has(ConnectionResetError):
         return reset(host)
     return None

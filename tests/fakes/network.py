@@ -68,6 +68,18 @@ class Silent(Listener):
             pass
 
 
+class Closing(Listener):
+    """Reads a request, then closes the connection without answering."""
+
+    def serve(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
 class RefusingProxy(Listener):
     """A web proxy that answers every request with `status`: CONNECT (HTTPS through it) and
     plain-HTTP requests (absolute URLs) alike, as a proxy does that cannot or may not reach
