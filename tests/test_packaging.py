@@ -58,13 +58,17 @@ def test_tools_share_a_prefix_import_the_macros_and_replay_only_named_cassettes(
         "remote_codon_optimisation",
         "remote_mfannot",
         "remote_rnaweasel",
+        "remote_services_check",
     ]
     for path in TOOLS:
         tool = ET.parse(path).getroot()
         assert re.fullmatch(r"remote_[a-z0-9_]+", tool.get("id", ""))
         assert tool.get("id") == path.stem
         assert [i.text for i in tool.iter("import")] == ["macros.xml"]
-        assert 'detect_errors="exit_code"' in path.read_text()
+        # The check tool's <stdio> lists every exit code: its findings (2-5) are warnings.
+        assert 'detect_errors="exit_code"' in path.read_text() or tool.get("id") == (
+            "remote_services_check"
+        )
 
 
 def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository() -> None:
@@ -74,7 +78,9 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
         includes = [i["source"] if isinstance(i, dict) else i for i in repo["include"]]
         assert f"tools/{path.name}" in includes and "macros.xml" in includes
         named = re.findall(r'name="test_cassette" value="([^"]+)"', path.read_text())
-        assert named
+        # The check tool's job is to reach the network: its tests replay nothing, and reach
+        # only names that never resolve and closed local ports.
+        assert named or path.stem == "remote_services_check"
         for cassette in named:
             assert (ROOT / "test-data" / "cassettes" / cassette).is_file()
             assert any(

@@ -109,7 +109,9 @@ def test_a_hung_server_is_left_after_the_read_timeout(
     result = annotate(bakta_server, workdir, "--http-timeout", "0.3")
     assert result.returncode == 5
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: bakta: GET {bakta_server.base}/api/v1/version: the server did not answer in time (read time-out)"
+        f"error: bakta: GET {bakta_server.base}/api/v1/version: timed out: 127.0.0.1 accepted the"
+        " connection but did not answer in time (read time-out); the service may be overloaded,"
+        " or something in between holds the connection: try again later"
     )
     assert len(bakta_server.requests_to("GET", "/api/v1/version")) == 6
 

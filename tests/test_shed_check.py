@@ -73,3 +73,20 @@ def test_a_symbolic_link_out_of_the_repository_fails(repository: Path) -> None:
         "macros.xml: a symbolic link",
         "remote_bakta.xml imports macros.xml from outside the repository",
     ]
+
+
+def test_a_tool_without_test_data_passes_unless_it_uses_a_macro_that_reads_it(
+    tmp_path: Path,
+) -> None:
+    """remote_services_check replays nothing: its repository has no test-data/, which the
+    macros' @REPLAY@ would read, but the tool does not use it."""
+    repo = tmp_path / "remote_services_check"
+    repo.mkdir()
+    shutil.copy(ROOT / "tools" / "remote_services_check.xml", repo)
+    shutil.copy(ROOT / "macros.xml", repo)
+    shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs")
+    assert problems(repo, KNOWN) == []
+    edit(repo / "remote_services_check.xml", "    > '$report'", "    @REPLAY@\n    > '$report'")
+    assert problems(repo, KNOWN) == [
+        "remote_services_check.xml reads $__tool_directory__/test-data/cassettes/, which is missing"
+    ]

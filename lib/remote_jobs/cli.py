@@ -101,12 +101,17 @@ def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator
 
 
 def _http(
-    service: str, base_url: str, bearer: str | None = None, read_timeout: float = 60.0
+    service: str,
+    base_url: str,
+    bearer: str | None = None,
+    read_timeout: float = 60.0,
+    setting: str | None = None,
 ) -> HttpClient:
-    """The HTTP layer, imported here: `--help` and bad input need not pay for requests."""
+    """The HTTP layer, imported here: `--help` and bad input need not pay for requests.
+    `setting`: the variable that holds `base_url`, named in the advice of network errors."""
     from .http import HttpClient
 
-    return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout)
+    return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout, setting=setting)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -133,8 +138,11 @@ def bakta_group() -> None:
 def _bakta_service(http_timeout: float = 60.0) -> bakta.Service:
     """The Bakta deployment behind BAKTA_API_URL; whether it has v2 is asked when needed."""
     url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
-    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout))
-    v2 = bakta.BaktaV2Client(_http(bakta.SERVICE, bakta.v2_url(url), read_timeout=http_timeout))
+    setting = "BAKTA_API_URL"
+    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout, setting=setting))
+    v2 = bakta.BaktaV2Client(
+        _http(bakta.SERVICE, bakta.v2_url(url), read_timeout=http_timeout, setting=setting)
+    )
     return bakta.Service(v1, v2)
 
 
@@ -413,7 +421,9 @@ def bakta_version(run: RunSettings) -> None:
 def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
-    http = _http(mfannotweb.SERVICE, url, bearer=token, read_timeout=http_timeout)
+    http = _http(
+        mfannotweb.SERVICE, url, bearer=token, read_timeout=http_timeout, setting="MFANNOTWEB_URL"
+    )
     return mfannotweb.MfannotWebClient(http)
 
 
@@ -511,7 +521,7 @@ def mfannotweb_group() -> None:
 def mfannotweb_gencodes(cassettes: Cassettes) -> None:
     """List the genetic codes the server accepts."""
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
-    client = mfannotweb.MfannotWebClient(_http(mfannotweb.SERVICE, url))
+    client = mfannotweb.MfannotWebClient(_http(mfannotweb.SERVICE, url, setting="MFANNOTWEB_URL"))
     with cassette(cassettes.record, cassettes.replay):
         table = client.gencodes()
     for code, name in sorted(table.items()):
@@ -548,7 +558,9 @@ def _codon(http_timeout: float = 60.0) -> codon.CodonClient:
     username = env_secret("CODON_USERNAME", codon.SERVICE)
     password = env_secret("CODON_PASSWORD", codon.SERVICE)
     return codon.CodonClient(
-        _http(codon.SERVICE, url, read_timeout=http_timeout), username, password
+        _http(codon.SERVICE, url, read_timeout=http_timeout, setting="CODON_API_URL"),
+        username,
+        password,
     )
 
 
@@ -625,7 +637,7 @@ def codon_optimise(
 def codon_fitness(cassettes: Cassettes) -> None:
     """List the fitness functions and their parameters."""
     url = env_url("CODON_API_URL", None, codon.SERVICE)
-    client = codon.CodonClient(_http(codon.SERVICE, url), "", "")
+    client = codon.CodonClient(_http(codon.SERVICE, url, setting="CODON_API_URL"), "", "")
     with cassette(cassettes.record, cassettes.replay):
         functions = client.fitness()
     for entry in functions:
@@ -634,6 +646,87 @@ def codon_fitness(cassettes: Cassettes) -> None:
             for p in entry.get("parameters", [])
         )
         click.echo(f"{entry['id']}\t{entry.get('name', '')}\t{params}")
+
+
+# ---------------------------------------------------------------- check
+
+
+@cli.command("check")
+@click.argument("services", nargs=-1, type=click.Choice(["bakta", "mfannotweb", "codon"]))
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Time-out of each connection and answer, in seconds.",
+)
+def check_command(services: tuple[str, ...], http_timeout: float) -> None:
+    """Check that SERVICES (default: all) can be used from here, with this environment.
+
+    For each: the proxy, DNS, TCP connect, TLS and whose certificate, then the service's own
+    discovery calls with your credentials, each timed; one line per step. Sends no input
+    anywhere. Exit code 0 only when every service is usable; otherwise the gravest of 2 (not
+    configured), 3 (credentials refused), 4 (refused), 5 (network).
+    """
+    import platform
+    import socket
+
+    import requests
+
+    from . import check
+
+    def url(variable: str, default: str | None, service: str) -> check.Setting:
+        value = env_url(variable, default, service)  # InputError: not configured
+        return check.Setting(variable, value, default=not os.environ.get(variable, "").strip())
+
+    def run(service: str) -> check.Report:
+        try:
+            if service == "bakta":
+                return check.check_bakta(
+                    url("BAKTA_API_URL", bakta.DEFAULT_URL, service), http_timeout
+                )
+            if service == "mfannotweb":
+                return check.check_mfannotweb(
+                    url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, service),
+                    os.environ.get("MFANNOTWEB_TOKEN", "").strip() or None,
+                    http_timeout,
+                )
+            if not os.environ.get("CODON_API_URL", "").strip():
+                what = "API URL, username and password for the codon service"
+                variables = "CODON_API_URL, CODON_USERNAME and CODON_PASSWORD"
+                return check.not_configured(
+                    service, "(CODON_API_URL is not set)", check.missing(what, variables, "them")
+                )
+            return check.check_codon(
+                url("CODON_API_URL", None, service),
+                os.environ.get("CODON_USERNAME", "").strip() or None,
+                os.environ.get("CODON_PASSWORD", "").strip() or None,
+                http_timeout,
+            )
+        except InputError as exc:  # a URL that is not one
+            return check.not_configured(service, service, exc.message)
+
+    reports = [run(service) for service in services or check.SERVICES]
+    echo = click.echo
+    echo(
+        f"remote-jobs {__version__} check on node {socket.gethostname()} (Python"
+        f" {platform.python_version()}, requests {requests.__version__})"
+    )
+    bad = [r.service for r in reports if not r.usable]
+    good = [r.service for r in reports if r.usable]
+    verdict = f"NOT USABLE: {', '.join(bad)}" if bad else "ALL USABLE"
+    echo(verdict + (f"; usable: {', '.join(good)}" if bad and good else ""))
+    for report in reports:
+        echo("")
+        echo(f"{report.service}: {report.where}")
+        for step in report.steps:
+            took = f"{step.seconds * 1000:.0f} ms" if step.seconds is not None else ""
+            echo(f"  {step.name:<9} {'ok' if step.ok else 'FAILED':<7}{took:>8}  {step.detail}")
+        echo(f"  => {'usable' if report.usable else f'not usable (exit {report.exit_code})'}")
+    if bad:
+        failures = "; ".join(f"{r.service}: {r.failure}" for r in reports if not r.usable)
+        echo(f"error: check: not usable: {failures}", err=True)
+    sys.exit(check.exit_code(reports))
 
 
 def main() -> None:

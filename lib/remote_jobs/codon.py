@@ -61,6 +61,10 @@ class CodonClient:
                 self.login()  # the 60-minute token expired: renew it and try once more
         raise AssertionError("unreachable")
 
+    def api_status(self) -> dict[str, Any]:
+        """GET /: the API's build and environment (no login needed)."""
+        return dict(self.http.json("GET", "/"))
+
     def fitness(self) -> list[dict[str, Any]]:
         return list(self.http.json("GET", "/fitness")["fitness_functions"])
 

@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ProxyError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from . import __version__
+from . import __version__, network
 from .errors import AuthError, NetworkError, RemoteJobError, RemoteJobsError
 
 CONNECT_TIMEOUT = 10.0
@@ -47,6 +47,14 @@ class _CappedRetry(Retry):
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+    def _is_connection_error(self, err: Exception) -> bool:
+        """A proxy that answered CONNECT with 429/502/503/504 passed nothing on to the server:
+        retried like any connection failure (urllib3 counts it as "other", never retried
+        here), as the same answer to a plain-HTTP request through the proxy is."""
+        if isinstance(err, ProxyError) and network.tunnel_status(err) in RETRY_STATUSES:
+            return True
+        return super()._is_connection_error(err)
 
 
 def redact_url(url: str) -> str:
@@ -76,27 +84,18 @@ def resolve_link(document_url: str, link: str) -> str:
     return urljoin(document_url, link.strip())
 
 
-def _describe(exc: BaseException) -> str:
-    """A short reason for a transport failure, without URLs (their queries may hold secrets)."""
-    # After urllib3's retries, requests wraps the last failure: look at that one.
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    if isinstance(exc, (requests.exceptions.ReadTimeout, ReadTimeoutError)) or isinstance(
-        reason, ReadTimeoutError
-    ):
-        return "the server did not answer in time (read time-out)"
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
-        reason, ConnectTimeoutError
-    ):
-        return "could not connect in time (connect time-out)"
+def _describe(exc: BaseException, url: str, setting: str | None = None) -> str:
+    """A short reason for a transport failure of a request to `url`, without URLs (their
+    queries may hold secrets): the network module's words (shared with `remote-jobs check`),
+    naming the host, what failed and what to try; `setting` is the variable holding the URL."""
+    failure = network.explain(exc, url, setting)
+    if failure is not None:
+        return str(failure)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the connection broke during the transfer"
-    text = re.sub(r"https?://\S+|/\S*\?\S*", "<url>", str(exc))
-    for hint in ("Connection refused", "Connection reset", "Name or service not known"):
-        if hint in text:
-            return hint.lower()
     if isinstance(exc, requests.exceptions.RetryError):
         return "too many failed attempts"
+    text = re.sub(r"https?://\S+|/\S*\?\S*", "<url>", str(exc))
     return f"{type(exc).__name__}: {text[:200]}"
 
 
@@ -127,9 +126,11 @@ class HttpClient:
     Two sessions: calls that are safe to repeat are retried on connection errors,
     429 and 502/503/504; other calls only when the connection was never made.
 
-    `bearer` is the service's token: it goes only to the origin (scheme, host, port) of
-    `base_url`. A link to any other host (a storage service, or one handed out by a confused
-    server) is fetched without it; requests drops it, too, on a redirect to another host.
+    `setting` names the variable that holds `base_url` (BAKTA_API_URL...): a failure to reach
+    that origin says to check it. `bearer` is the service's token: it goes only to the origin
+    (scheme, host, port) of `base_url`. A link to any other host (a storage service, or one
+    handed out by a confused server) is fetched without it; requests drops it, too, on a
+    redirect to another host.
     """
 
     def __init__(
@@ -138,6 +139,7 @@ class HttpClient:
         base_url: str,
         *,
         bearer: str | None = None,
+        setting: str | None = None,
         read_timeout: float = READ_TIMEOUT,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
@@ -145,6 +147,7 @@ class HttpClient:
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.bearer = bearer
+        self.setting = setting
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
         self.headers = {"User-Agent": USER_AGENT}
         self._safe = self._session(retries, retries, backoff)
@@ -171,6 +174,11 @@ class HttpClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+    def describe(self, exc: BaseException, url: str) -> str:
+        """Why a request to `url` failed (see _describe); the setting is named for its origin."""
+        same = origin(url) == origin(self.base_url)
+        return _describe(exc, url, self.setting if same else None)
 
     def url(self, path: str) -> str:
         """An API path below the base URL ('/jobs'), or an absolute URL as it is."""
@@ -212,7 +220,7 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             raise NetworkError(
-                self.service, f"{method} {redact_url(url)}: {_describe(exc)}", job
+                self.service, f"{method} {redact_url(url)}: {self.describe(exc, url)}", job
             ) from None
         if response.status_code >= 400:
             raise self.error_for(response, job)
@@ -244,7 +252,10 @@ class HttpClient:
             pass
         words = server_words(response)
         where = redact_url(response.url or "")
-        message = f"HTTP {status}{' ' + code if code else ''} from {where}: {words}"
+        # A plain-HTTP request goes to the proxy, which may have answered itself.
+        proxy = network.proxy_for(response.url) if where.startswith("http:") else None
+        via = f" through the proxy {proxy.address} ({proxy.variable})" if proxy else ""
+        message = f"HTTP {status}{' ' + code if code else ''} from {where}{via}: {words}"
         kind: type[RemoteJobsError]
         if status in (401, 403):
             kind = AuthError
@@ -302,9 +313,8 @@ class HttpClient:
                 os.replace(part, dest)
                 return dest
             except requests.RequestException as exc:
-                last_error = NetworkError(
-                    self.service, f"downloading {dest.name}: {_describe(exc)}", job
-                )
+                why = self.describe(exc, self.url(path))
+                last_error = NetworkError(self.service, f"downloading {dest.name}: {why}", job)
             except NetworkError as exc:
                 last_error = exc
             finally:
@@ -401,4 +411,5 @@ def iter_sse(
                 elif field == "data":
                     data.append(value)
     except (requests.RequestException, Urllib3Error, OSError) as exc:
-        raise NetworkError(service, f"event stream broke: {_describe(exc)}", job) from None
+        why = _describe(exc, response.url)
+        raise NetworkError(service, f"event stream broke: {why}", job) from None

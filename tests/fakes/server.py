@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -70,6 +71,7 @@ class FakeServer:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
+        self.tls: ssl.SSLContext | None = None  # set before start: serve HTTPS with it
 
     # -- to override
     def handle(self, request: Request) -> Response:
@@ -80,7 +82,7 @@ class FakeServer:
     def base(self) -> str:
         assert self._httpd is not None
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeServer:
         server = self
@@ -160,6 +162,8 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self

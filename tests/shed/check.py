@@ -38,6 +38,28 @@ def _test_files(tool: ET.Element, known: set[str]) -> set[str]:
     return names
 
 
+def _used_macros(tool_text: str, macros: ET.Element) -> list[str]:
+    """The texts of the tokens and xml macros of a macros file that the tool uses, and of those
+    they use in turn: what Galaxy expands into the tool (a token the tool never names reads
+    nothing, e.g. the cassette folder of @REPLAY@ in a tool that replays none)."""
+    bodies = {}
+    for element in macros:
+        name = element.get("name") or ""
+        if element.tag == "token":
+            bodies[name] = element.text or ""
+        elif element.tag == "xml":
+            bodies[f'macro="{name}"'] = ET.tostring(element, encoding="unicode")
+    used: list[str] = []
+    todo = [tool_text]
+    while todo:
+        text = todo.pop()
+        for key in [key for key in bodies if key in text]:
+            body = bodies.pop(key)
+            used.append(body)
+            todo.append(body)
+    return used
+
+
 def _runner_problems(root: Path) -> list[str]:
     lib = root / "lib"
     if not (lib / "remote_jobs" / "__main__.py").is_file():
@@ -77,7 +99,7 @@ def problems(repository: Path, known_test_data: set[str]) -> list[str]:
             elif not target.is_file():
                 found.append(f"{path.name} imports {element.text}, which is missing")
             else:
-                texts.append(target.read_text(encoding="utf-8"))
+                texts += _used_macros(texts[0], ET.parse(target).getroot())
         for text in texts:
             for match in TOOL_DIRECTORY.finditer(text):
                 target = (path.parent / match.group(1)).resolve()
