@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from remote_jobs import bakta
+from remote_jobs.errors import InputError
 from tests.conftest import ROOT, bakta_env, run_cli
 from tests.fakes.bakta_service import FakeBakta
 
@@ -421,7 +422,7 @@ def test_v2_lives_beside_v1(v1: str, v2: str) -> None:
 )
 def test_sample_names_are_sanitised(name: str, sample: str | None) -> None:
     if sample is None:
-        with pytest.raises(bakta.InputError):
+        with pytest.raises(InputError):
             bakta.sample_name(Path(name))
     else:
         assert bakta.sample_name(Path(name)) == sample
