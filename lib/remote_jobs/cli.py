@@ -44,6 +44,9 @@ class RemoteJobsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except Interrupted as stop:
+            click.echo(f"error: {stop}", err=True)
+            ctx.exit(stop.exit_code)
         except RemoteJobsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -109,8 +112,18 @@ def _http(
     return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("remote-jobs", signal.Signals(signum).name)
+class _Stop:
+    """The SIGTERM and SIGINT handler: the first signal interrupts the run wherever it is
+    (Interrupted); later ones are ignored, so that they cannot cut short the cleanup the first
+    one started (deleting the remote jobs, within its own deadline)."""
+
+    stopping = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise Interrupted(signal.Signals(signum).name, time.monotonic())
 
 
 @click.group(cls=RemoteJobsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -599,7 +612,10 @@ def codon_optimise(
     run: RunSettings,
 ) -> None:
     """Optimise a coding sequence; writes NAME.fasta, NAME.scores.tsv and NAME.json."""
+    codon.check_name(name)
     specs = [codon.FitnessSpec.parse(text) for text in fitness]
+    if run.job_file is not None:  # the fitness list comes first: the job file is checked before
+        JobFile.check(run.job_file, codon.SERVICE)
     client = _codon(run.http_timeout)
     with remote_run(run, secrets=_codon_secrets()) as remote:
         fitness_list = codon.resolve_fitness(specs, client.fitness())
@@ -637,6 +653,11 @@ def codon_fitness(cassettes: Cassettes) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    sys.exit(cli.main(prog_name="remote-jobs", standalone_mode=True))
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        sys.exit(cli.main(prog_name="remote-jobs", standalone_mode=True))
+    except Interrupted as interrupted:  # before or after a command ran: nothing to clean up
+        click.echo(f"error: {interrupted}", err=True)
+        sys.exit(interrupted.exit_code)

@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,9 +32,6 @@ READ_TIMEOUT = 60.0
 RETRIES = 5
 BACKOFF = 0.5  # seconds; doubles with every retry
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this on a server's Retry-After
-# (connect, read) for the one request a stopped run still sends: Galaxy's local runner
-# sends SIGKILL one second after SIGTERM.
-EXIT_TIMEOUT = (0.3, 0.5)
 DOWNLOAD_ATTEMPTS = 3  # urllib3 cannot retry a body that breaks mid-stream; we restart it
 CHUNK = 1 << 20
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -121,6 +119,44 @@ def server_words(response: requests.Response) -> str:
     return json.dumps(body)[:300]
 
 
+K = TypeVar("K")
+
+
+def at_once(calls: Mapping[K, Callable[[], object]], until: float) -> dict[K, str | None]:
+    """Make the last calls of a run that is ending (deleting or cancelling its remote jobs) all
+    at once, each in a thread of its own, and wait for them until `until` (time.monotonic())
+    at the latest, however many they are.
+
+    Returns, per call, None when it succeeded, else why not in a few words. A call still
+    waiting for its answer then is left behind: its thread is a daemon, which ends with the
+    process, so a server that does not answer cannot hold the run (Galaxy sends SIGKILL one
+    second after SIGTERM). Written here because requests has no concurrency of its own and
+    concurrent.futures' threads are not daemons: the interpreter would wait for them at exit.
+    """
+    started = time.monotonic()
+    outcomes: dict[K, str | None] = {}
+
+    def call(key: K, function: Callable[[], object]) -> None:
+        try:
+            function()
+            outcomes[key] = None
+        except RemoteJobsError as exc:
+            outcomes[key] = exc.message
+        except Exception as exc:  # an answer shaped unlike the docs: say so, end the run anyway
+            outcomes[key] = f"{type(exc).__name__}: {exc}"
+
+    threads = [
+        threading.Thread(target=call, args=(key, function), daemon=True, name="last-call")
+        for key, function in calls.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, until - time.monotonic()))
+    unanswered = f"no answer within {max(0.0, until - started):.1f} s"
+    return {key: outcomes.get(key, unanswered) for key in calls}
+
+
 class HttpClient:
     """A requests session per service with time-outs and urllib3 retries.
 
@@ -149,7 +185,6 @@ class HttpClient:
         self.headers = {"User-Agent": USER_AGENT}
         self._safe = self._session(retries, retries, backoff)
         self._unsafe = self._session(retries, 0, backoff)
-        self._once = requests.Session()  # no retries: see EXIT_TIMEOUT
 
     def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
         """`other` bounds retries after the request may have reached the server."""
@@ -191,22 +226,37 @@ class HttpClient:
         idempotent: bool | None = None,
         stream: bool = False,
         read_timeout: float | None = None,
-        before_exit: bool = False,
+        last_call_until: float | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         """Send one request; an HTTP error status becomes the matching RemoteJobsError.
 
-        `before_exit`: the run has been stopped; one short attempt, no retries.
+        `last_call_until`: one of the last requests of a run that is ending (see `at_once`):
+        one attempt, no retries, given up at that time.monotonic().
         """
         if idempotent is None:
             idempotent = method.upper() in IDEMPOTENT_METHODS
-        session = self._safe if idempotent else self._unsafe
         url = self.url(path)
         headers = self._headers(url, kwargs.pop("headers", {}))
         timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
-        if before_exit:
-            session, timeout = self._once, EXIT_TIMEOUT
         try:
+            if last_call_until is not None:
+                # at_once gives up on the answer at `last_call_until`; the socket waits a
+                # little longer, so that a server that does not answer is always told so alike.
+                left = max(0.05, last_call_until - time.monotonic()) + 0.5
+                # A session of its own: the last calls go out at once, from threads.
+                with requests.Session() as once:
+                    return self._checked(
+                        once.request(
+                            method,
+                            url,
+                            headers=headers,
+                            timeout=(min(CONNECT_TIMEOUT, left), left),
+                            **kwargs,
+                        ),
+                        job,
+                    )
+            session = self._safe if idempotent else self._unsafe
             response = session.request(
                 method, url, headers=headers, timeout=timeout, stream=stream, **kwargs
             )
@@ -214,6 +264,9 @@ class HttpClient:
             raise NetworkError(
                 self.service, f"{method} {redact_url(url)}: {_describe(exc)}", job
             ) from None
+        return self._checked(response, job)
+
+    def _checked(self, response: requests.Response, job: str | None) -> requests.Response:
         if response.status_code >= 400:
             raise self.error_for(response, job)
         return response

@@ -55,12 +55,16 @@ class Waiter:
         done: Callable[[], bool],
         what: str,
         job: str | None = None,
+        *,
+        pause_first: bool = False,
     ) -> None:
-        """Call `done` until it returns True, sleeping between calls."""
+        """Call `done` until it returns True, sleeping between calls (and before the first
+        with `pause_first`)."""
         if self.poll_interval is not None:
             policy = policy.fixed(self.poll_interval)
         interval = policy.initial
-        while not done():
+        while pause_first or not done():
+            pause_first = False
             self.check_deadline(service, what, job)
             remaining = self.remaining()
             self.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
+import socketserver
+import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +47,8 @@ class Response:
     delay: float = 0.0
     # Close the connection without answering at all.
     drop: bool = False
+    # Answer only once this is set (a server that holds the request open; at most 60 s).
+    hold: threading.Event | None = None
 
 
 def json_response(data: Any, status: int = 200, **headers: str) -> Response:
@@ -70,6 +75,9 @@ class FakeServer:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
+        # Requests being served now, and the most served at once, by (method, path).
+        self.serving: Counter[tuple[str, str]] = Counter()
+        self.serving_peak: Counter[tuple[str, str]] = Counter()
 
     # -- to override
     def handle(self, request: Request) -> Response:
@@ -98,22 +106,31 @@ class FakeServer:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 request = Request(self.command, parts.path, query, dict(self.headers), body)
+                key = (request.method, request.path)
                 with server.lock:
                     server.log.append(request)
                     fault = server._fault_for(request)
-                response = None if fault is None else fault.response
-                if fault is None or fault.after_handling:
-                    try:
-                        handled = server.handle(request)
-                    except Exception as exc:  # a bug in a fake must show, not hang the client
-                        handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
-                    response = response or handled
-                assert response is not None
-                self._send(response)
+                    server.serving[key] += 1
+                    server.serving_peak[key] = max(server.serving_peak[key], server.serving[key])
+                try:
+                    response = None if fault is None else fault.response
+                    if fault is None or fault.after_handling:
+                        try:
+                            handled = server.handle(request)
+                        except Exception as exc:  # a bug in a fake must show, not hang the client
+                            handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                        response = response or handled
+                    assert response is not None
+                    self._send(response)
+                finally:
+                    with server.lock:
+                        server.serving[key] -= 1
 
             def _send(self, response: Response) -> None:
                 if response.delay:
                     time.sleep(response.delay)
+                if response.hold is not None:
+                    response.hold.wait(60)
                 if response.drop:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -161,6 +178,14 @@ class FakeServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        httpd = self._httpd
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            # A client that left before its answer (a runner that was stopped) is no news.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                socketserver.BaseServer.handle_error(httpd, request, client_address)
+
+        httpd.handle_error = handle_error  # type: ignore[method-assign]
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 

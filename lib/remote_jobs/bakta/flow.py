@@ -1,18 +1,34 @@
 """The flow of a Bakta run, on API v1 or v2: init (per input) -> PUT the presigned upload
 links -> start with a config -> poll all jobs with ONE job/list request per round -> fetch each
 finished job's result files while the others keep running.
+
+A job the run leaves unfinished (stopped, or failed: a later genome's init refused, an answer
+shaped unlike the docs, a result file that cannot be fetched, the job file unwritable) is
+deleted, all of them at once, unless the job file keeps it for a rerun; a rerun with the job
+file finds out first what became of each recorded job (see `_Batch.reattach`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..errors import AuthError, InputError, Interrupted, RemoteJobError, RemoteJobsError
+from ..errors import (
+    FAILURE_GRACE,
+    AuthError,
+    InputError,
+    Interrupted,
+    RemoteJobError,
+    RemoteJobsError,
+)
 from ..fasta import read_fasta
 from ..files import staged
-from ..jobfile import JobFile
+from ..jobfile import JobFile, JobFileError
 from ..polling import PollPolicy, Progress, Waiter
 from .api import SUCCESS, Api, Workflow
 from .options import (
@@ -50,25 +66,34 @@ def annotate(
     """Annotate each genome as its own remote job; returns sample name -> result folder.
 
     Uses v2 when the service has it; on a v1-only service, options only v2 runs stop the run
-    before anything is created or uploaded.
+    before anything is created or uploaded. Jobs a job file names are followed over the API
+    they were created with.
     """
     check_options(options)
     chosen = _formats(formats, FORMATS)
     if "plot" in options.skips and chosen and (plots := {"png", "svg"} & set(chosen)):
         raise InputError(SERVICE, f"--skip-plot makes no {', '.join(sorted(plots))} file")
     samples = _samples(genomes, outdir, jobfile)
-    known_ids: set[str] = set()
-    for genome in genomes:
-        known_ids.update(record.id for record in read_fasta(genome, service=SERVICE))
     table_type = "TSV"
     if options.replicons is not None:
-        table_type = read_replicon_table(options.replicons, options.replicon_table_type, known_ids)
+        # One table for every genome of the run, as if each ran alone: checked against each.
+        contigs = {
+            path.name: {record.id for record in read_fasta(path, service=SERVICE)}
+            for path in samples.values()
+        }
+        table_type = read_replicon_table(options.replicons, options.replicon_table_type, contigs)
+    else:
+        for path in samples.values():
+            read_fasta(path, service=SERVICE)
 
     api: Api
-    if service.v2 is None:
+    recorded = _recorded_api(jobfile)
+    if recorded == "v1" or (recorded is None and service.v2 is None):
         if v2_only := options.v2_only():
             service.require_v2(v2_only)
-        _provenance(service, None, progress)
+        if recorded is None and service.v2_trouble:
+            progress.info(SERVICE, f"API v2 could not be asked ({service.v2_trouble}); using v1")
+        progress.info(SERVICE, service.provenance(None))
         api = V1(service.v1, options, table_type)
     else:
         workflow = Workflow(
@@ -78,9 +103,9 @@ def annotate(
         if options.replicons is not None and table_type == "CSV":
             # v2's init has no table type: send Bakta's tab-separated columns.
             replacements["replicons_table"] = csv_to_tsv(options.replicons)
-        api = V2(_v2_for(service, workflow), workflow, replacements)
-        _provenance(service, workflow, progress)
-    return _run(api, samples, outdir, chosen, jobfile, waiter, progress)
+        api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
+        progress.info(SERVICE, service.provenance(workflow))
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
 
 
 @dataclass(frozen=True)
@@ -127,11 +152,44 @@ def run_workflow(
     samples = _samples(inputs, outdir, jobfile, spec.suffixes)
     for path in inputs:
         spec.check(path)
-    service.require_v2([spec.command])
+    recorded = _recorded_api(jobfile)
+    if recorded is None:
+        service.require_v2([spec.command])
     workflow = Workflow(kind, spec.upload, {}, formats=spec.formats)
-    api = V2(_v2_for(service, workflow), workflow, {})
-    _provenance(service, workflow, progress)
-    return _run(api, samples, outdir, _formats(formats, spec.formats), jobfile, waiter, progress)
+    api = V2(_v2_for(service, workflow, recorded), workflow, {})
+    progress.info(SERVICE, service.provenance(workflow))
+    chosen = _formats(formats, spec.formats)
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+
+
+def _recorded_api(jobfile: JobFile) -> str | None:
+    """The API the job file's jobs were created with: they are followed over it, even when
+    the service has since gained v2 (both APIs serve the same jobs)."""
+    apis = {str(record.get("api", "v1")) for record in jobfile.jobs.values()}
+    if len(apis) > 1:
+        raise InputError(
+            SERVICE,
+            f"job file {jobfile.path} holds jobs of API {' and '.join(sorted(apis))};"
+            " remove it or use another --job-file",
+        )
+    return next(iter(apis), None)
+
+
+def _v2_for(service: Service, workflow: Workflow, recorded: str | None) -> BaktaV2Client:
+    if recorded == "v1":
+        raise InputError(
+            SERVICE,
+            f"the job file's jobs run on API v1, which cannot run {workflow.kind};"
+            " remove the job file or use another --job-file",
+        )
+    if recorded == "v2" and service.v2 is None:
+        raise InputError(
+            SERVICE,
+            f"the job file's jobs run on API v2, which the service at"
+            f" {service.v1.http.base_url} no longer offers; remove the job file or use another"
+            " --job-file",
+        )
+    return service.v2_for(workflow)
 
 
 def _formats(chosen: Iterable[str] | None, every: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -161,209 +219,231 @@ def _samples(
     return samples
 
 
-def _v2_for(service: Service, workflow: Workflow) -> BaktaV2Client:
-    """The v2 client, once the service's /workflows says it runs this workflow so."""
-    client = service.require_v2([workflow.kind])
-    offered = service.workflows.get(workflow.kind)
-    if offered is None:
-        raise InputError(
-            SERVICE,
-            f"the service does not offer the {workflow.kind} workflow"
-            f" (it offers {', '.join(sorted(service.workflows)) or 'none'})",
-        )
-    kinds = {str(u.get("upload_kind")) for u in offered.get("uploads", []) if isinstance(u, dict)}
-    wanted = {workflow.main_upload, *workflow.uploads}
-    if unknown := sorted(wanted - kinds):
-        raise InputError(
-            SERVICE, f"the service's {workflow.kind} workflow takes no {', '.join(unknown)}"
-        )
-    required = {
-        str(u.get("upload_kind"))
-        for u in offered.get("uploads", [])
-        if isinstance(u, dict) and u.get("required")
-    }
-    if missing := sorted(required - wanted):
-        raise InputError(
-            SERVICE, f"the service's {workflow.kind} workflow also requires {', '.join(missing)}"
-        )
-    return client
+class _Batch:
+    """One run's remote jobs, one per input, polled together with one status request per
+    round; each one's files are fetched as it finishes, while the others run on."""
 
+    def __init__(
+        self,
+        api: Api,
+        samples: dict[str, Path],
+        outdir: Path,
+        formats: tuple[str, ...] | None,
+        jobfile: JobFile,
+        waiter: Waiter,
+        progress: Progress,
+    ) -> None:
+        self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
+        self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
+        self.pending: dict[str, str] = {}  # job id -> sample name
+        self.failures: dict[str, RemoteJobsError] = {}
+        self.ended: set[str] = set()  # samples whose job ended on the service without results
 
-def _provenance(service: Service, workflow: Workflow | None, progress: Progress) -> None:
-    """The versions that will make the results, on stderr (README: provenance lines)."""
-    if workflow is None or service.v2 is None:
-        version = service.v1.version()
-        progress.info(
-            SERVICE,
-            f"Bakta {version.get('toolVersion', '?')}, database {version.get('dbVersion', '?')},"
-            f" backend {version.get('backendVersion', '?')} at {service.v1.http.base_url}",
-        )
-        return
-    version = service.v2.version()
-    stages = service.workflows.get(workflow.kind, {}).get("stages") or [workflow.kind]
-    parts = []
-    if any(stage.startswith("bakta") for stage in stages):
-        parts.append(
-            f"Bakta {version.get('bakta_version', '?')},"
-            f" database {version.get('bakta_db_version', '?')}"
-        )
-    if "baktfold" in stages:
-        parts.append(
-            f"Baktfold {version.get('baktfold_version', '?')},"
-            f" database {version.get('baktfold_db_version', '?')}"
-        )
-    progress.info(
-        SERVICE,
-        f"{', '.join(parts)}, backend {version.get('backend_version', '?')}"
-        f" at {service.v2.http.base_url} ({workflow.kind})",
-    )
-
-
-def _run(
-    api: Api,
-    samples: dict[str, Path],
-    outdir: Path,
-    formats: tuple[str, ...] | None,
-    jobfile: JobFile,
-    waiter: Waiter,
-    progress: Progress,
-) -> dict[str, Path]:
-    for name in samples:
-        record = jobfile.get(name)
-        if record and record.get("api", "v1") != api.label:
-            raise InputError(
-                SERVICE,
-                f"{name}: the job file's job runs on API {record.get('api', 'v1')}, but this"
-                f" run uses API {api.label}; remove the job file or use another --job-file",
-            )
-    try:
-        return _submit_and_collect(api, samples, outdir, formats, jobfile, waiter, progress)
-    except Interrupted as stop:
-        keep = stop.keeps_remote_jobs(jobfile.resumable)
-        _stop_remote_jobs(api, samples, jobfile, progress, keep_started=keep)
-        raise
-
-
-def _submit_and_collect(
-    api: Api,
-    samples: dict[str, Path],
-    outdir: Path,
-    formats: tuple[str, ...] | None,
-    jobfile: JobFile,
-    waiter: Waiter,
-    progress: Progress,
-) -> dict[str, Path]:
-    pending: dict[str, str] = {}  # job id -> sample name
-    for name, path in samples.items():
-        record = jobfile.get(name)
-        if record and record.get("fetched"):
-            continue
-        if record and record.get("started"):
-            progress.info(SERVICE, f"{name}: re-attached to job {record['id']}")
-        else:
-            record = api.submit(name, path, jobfile)
-            record["started"] = True
-            jobfile.put(name, record)
-            progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
-        pending[record["id"]] = name
-
-    failures: dict[str, RemoteJobsError] = {}
-
-    def ref(name: str) -> dict[str, str]:
-        return api.ref(jobfile.get(name) or {})
-
-    def poll_round() -> bool:
-        jobs, failed = api.poll([ref(pending[job_id]) for job_id in pending])
-        for job_id, state in jobs:
-            if job_id not in pending:
-                continue
-            name = pending[job_id]
-            progress.state(SERVICE, name, "SUCCESSFUL" if state in SUCCESS else state)
-            if state in SUCCESS:
-                del pending[job_id]
-                try:
-                    _fetch(api, name, ref(name), job_id, outdir, formats)
-                    jobfile.put(name, {**(jobfile.get(name) or {}), "fetched": True})
-                except RemoteJobsError as exc:
-                    failures[name] = exc
-            elif state == "ERROR":
-                del pending[job_id]
-                failures[name] = RemoteJobError(SERVICE, api.failure_words(ref(name)), job_id)
-        for job_id, state in failed:
-            if job_id in pending:
-                name = pending.pop(job_id)
-                progress.state(SERVICE, name, state)
-                kind = AuthError if state == "UNAUTHORIZED" else RemoteJobError
-                failures[name] = kind(SERVICE, f"the service reports the job as {state}", job_id)
-        # backend: a job that is not yet in either list is still starting, not finished.
-        return not pending
-
-    if pending:
-        waiter.wait(SERVICE, POLL, poll_round, f"{len(pending)} job(s) still running")
-    if failures:
-        first = next(iter(failures.values()))
-        if len(failures) == 1:
-            raise first
-        summary = "; ".join(f"{name}: {exc.message}" for name, exc in failures.items())
-        raise type(first)(SERVICE, f"{len(failures)} of {len(samples)} jobs failed: {summary}")
-    return {name: outdir / name for name in samples}
-
-
-def _stop_remote_jobs(
-    api: Api,
-    samples: dict[str, Path],
-    jobfile: JobFile,
-    progress: Progress,
-    *,
-    keep_started: bool,
-) -> None:
-    """Delete the run's unfinished jobs: nobody is waiting for them any more.
-
-    With `keep_started`, started jobs stay for a later run to re-attach to; a job whose
-    uploads were cut short goes anyway, since a new run starts that one afresh.
-    """
-    for name in samples:
-        record = jobfile.get(name)
-        if not record or record.get("fetched"):
-            continue
-        job_id = record["id"]
-        if keep_started and record.get("started"):
-            progress.info(
-                SERVICE,
-                f"{name}: job {job_id} is kept; run again with the same --job-file to re-attach",
-            )
-            continue
+    def run(self) -> dict[str, Path]:
         try:
-            api.delete(api.ref(record))
-        except RemoteJobsError as exc:
-            progress.info(SERVICE, f"{name}: could not delete job {job_id}: {exc.message}")
-            continue
-        jobfile.drop(name)
-        progress.info(SERVICE, f"{name}: deleted job {job_id}")
+            self.reattach()
+            self.submit()
+            if self.pending:
+                what = f"{len(self.pending)} job(s) still running"
+                self.waiter.wait(SERVICE, POLL, self.poll_round, what)
+            self.raise_failures()
+        except Interrupted as stop:
+            self.leave(stop.keeps_remote_jobs(self.jobfile.resumable), until=stop.cleanup_until)
+            raise
+        except Exception as failure:  # a RemoteJobsError, or an answer shaped unlike the docs
+            keep = self.jobfile.resumable and not isinstance(failure, JobFileError)
+            self.leave(keep, until=time.monotonic() + FAILURE_GRACE)
+            raise
+        return {name: self.outdir / name for name in self.samples}
 
+    def record(self, name: str) -> dict[str, Any]:
+        return self.jobfile.get(name) or {}
 
-def _fetch(
-    api: Api,
-    name: str,
-    ref: dict[str, str],
-    job_id: str,
-    outdir: Path,
-    formats: tuple[str, ...] | None,
-) -> Path:
-    """Download the chosen result files; the sample's folder appears only when all are in.
+    def reattach(self) -> None:
+        """What became of the jobs the job file names, asked in one status request.
 
-    `formats` None: every file the service lists, unknown ones kept under their key.
-    """
-    links = api.result_links(ref)
-    if formats is not None:
-        if missing := set(formats) - set(links):
-            raise RemoteJobError(
-                SERVICE, f"the service returned no {', '.join(sorted(missing))} file", job_id
-            )
-        links = {suffix: url for suffix, url in links.items() if suffix in formats}
-    with staged(outdir) as partial:
-        folder = partial / name
-        folder.mkdir()
-        for suffix, url in links.items():
-            api.http.download(url, folder / f"{name}.{suffix}", job=job_id)
-    return outdir / name
+        A started job is followed on (backend: v1's and v2's job/list list started jobs
+        only). One the service lists in neither list was never started (a run stopped
+        before, or its job/start got no answer the backend did not act on): it is deleted and
+        its genome submitted afresh, so a job is never started twice. One the service no longer
+        knows (expired; or initialised, never started, and lost when the service restarted:
+        its state of such jobs lives in memory) is forgotten and submitted afresh too; unless
+        its files were fetched by an earlier run: then it is fetched again into this --outdir
+        while the service still has it.
+        """
+        looked = {
+            name: self.record(name)
+            for name in self.samples
+            if self.jobfile.get(name)
+            and not (self.record(name).get("fetched") and (self.outdir / name).is_dir())
+        }
+        if not looked:
+            return
+        jobs, failed = self.api.poll([self.api.ref(record) for record in looked.values()])
+        states = {job_id: state for job_id, state in jobs}
+        gone = {job_id: state for job_id, state in failed}
+        for name, record in looked.items():
+            job_id = str(record["id"])
+            if job_id in states:
+                if not record.get("started"):  # its job/start went through after all
+                    self.jobfile.put(name, {**record, "started": True})
+                again = " to fetch its files again" if record.get("fetched") else ""
+                self.progress.info(SERVICE, f"{name}: re-attached to job {job_id}{again}")
+                self.pending[job_id] = name
+                self.seen(job_id, states[job_id])
+            elif gone.get(job_id) == "NOT_FOUND":
+                if record.get("fetched"):
+                    where = record.get("folder") or "another --outdir"
+                    raise RemoteJobError(
+                        SERVICE,
+                        f"{name}: the files of this job were fetched into {where} by an earlier"
+                        " run, and the service no longer has them; use that folder, or remove"
+                        " the job file to annotate afresh",
+                        job_id,
+                    )
+                self.jobfile.drop(name)
+                self.progress.info(
+                    SERVICE,
+                    f"{name}: the service no longer knows job {job_id} (expired, or lost in a"
+                    " restart of the service); submitting it afresh",
+                )
+            elif job_id in gone:
+                self.ended_on_service(name, job_id, gone[job_id])
+            else:
+                self.delete_unstarted(name, record)
+
+    def delete_unstarted(self, name: str, record: dict[str, Any]) -> None:
+        """A recorded job that was never started goes; its genome is submitted afresh."""
+        from ..http import at_once
+
+        until = time.monotonic() + FAILURE_GRACE
+        delete = functools.partial(self.api.delete, self.api.ref(record), until=until)
+        why = at_once({name: delete}, until)[name]
+        if why is not None:
+            self.progress.info(SERVICE, f"{name}: could not delete job {record['id']}: {why}")
+        self.jobfile.drop(name)
+        self.progress.info(
+            SERVICE, f"{name}: job {record['id']} was never started; submitting it afresh"
+        )
+
+    def submit(self) -> None:
+        for name, path in self.samples.items():
+            if self.jobfile.get(name):
+                continue  # re-attached, fetched, or ended
+            # The job is on record (not started) from its init on; started once job/start is
+            # answered: a rerun never starts a job twice (see reattach).
+            record = self.api.submit(name, path, self.jobfile)
+            self.jobfile.put(name, {**record, "started": True})
+            self.progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
+            self.pending[str(record["id"])] = name
+
+    def poll_round(self) -> bool:
+        refs = [self.api.ref(self.record(name)) for name in self.pending.values()]
+        jobs, failed = self.api.poll(refs)
+        for job_id, state in jobs:
+            if job_id in self.pending:
+                self.seen(job_id, state)
+        for job_id, state in failed:
+            if job_id in self.pending:
+                self.ended_on_service(self.pending.pop(job_id), job_id, state)
+        # backend: a job that is not yet in either list is still starting, not finished.
+        return not self.pending
+
+    def seen(self, job_id: str, state: str) -> None:
+        name = self.pending[job_id]
+        self.progress.state(SERVICE, name, "SUCCESSFUL" if state in SUCCESS else state)
+        if state in SUCCESS:
+            del self.pending[job_id]
+            try:
+                self.fetch(name, job_id)
+            except RemoteJobsError as exc:  # this job's; the others are still delivered
+                self.failures[name] = exc
+        elif state == "ERROR":
+            del self.pending[job_id]
+            self.ended.add(name)
+            ref = self.api.ref(self.record(name))
+            self.failures[name] = RemoteJobError(SERVICE, self.api.failure_words(ref), job_id)
+
+    def ended_on_service(self, name: str, job_id: str, state: str) -> None:
+        """The service reports the job as NOT_FOUND or UNAUTHORIZED."""
+        self.progress.state(SERVICE, name, state)
+        self.ended.add(name)
+        kind = AuthError if state == "UNAUTHORIZED" else RemoteJobError
+        self.failures[name] = kind(SERVICE, f"the service reports the job as {state}", job_id)
+
+    def raise_failures(self) -> None:
+        if not self.failures:
+            return
+        first = next(iter(self.failures.values()))
+        if len(self.failures) == 1:
+            raise first
+        summary = "; ".join(f"{name}: {exc.message}" for name, exc in self.failures.items())
+        count = f"{len(self.failures)} of {len(self.samples)} jobs failed"
+        raise type(first)(SERVICE, f"{count}: {summary}")
+
+    def fetch(self, name: str, job_id: str) -> None:
+        """Download the chosen result files; the sample's folder appears only when all are in.
+
+        `formats` None: every file the service lists, unknown ones kept under their key.
+        """
+        files = self.api.result_files(self.api.ref(self.record(name)))
+        if self.formats is not None:
+            if missing := set(self.formats) - set(files):
+                raise RemoteJobError(
+                    SERVICE, f"the service returned no {', '.join(sorted(missing))} file", job_id
+                )
+            files = {suffix: file for suffix, file in files.items() if suffix in self.formats}
+        elif not files:
+            raise RemoteJobError(SERVICE, "the service lists no result file", job_id)
+        for file in files.values():
+            if problem := file.problem():
+                raise RemoteJobError(SERVICE, problem, job_id)
+        with staged(self.outdir) as partial:
+            folder = partial / name
+            folder.mkdir()
+            for file in files.values():
+                self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
+        where = str((self.outdir / name).absolute())
+        self.jobfile.put(name, {**self.record(name), "fetched": True, "folder": where})
+
+    def leave(self, keep: bool, *, until: float) -> None:
+        """Delete the jobs the run leaves unfinished (running, or finished but not fetched),
+        all at once, answered by `until` or given up: nobody waits for them any more.
+
+        With `keep`, they stay on record for a rerun with the job file, which finds out what
+        became of each (`reattach`). A job that ended on the service without results is left
+        as it is.
+        """
+        from ..http import at_once
+
+        doomed: dict[str, dict[str, str]] = {}
+        for name in self.samples:
+            record = self.record(name)
+            if not record or record.get("fetched") or name in self.ended:
+                continue
+            if keep:
+                self.progress.info(
+                    SERVICE,
+                    f"{name}: job {record['id']} is kept; run again with the same --job-file to"
+                    " re-attach",
+                )
+                continue
+            doomed[name] = self.api.ref(record)
+        if not doomed:
+            return
+        outcomes = at_once(
+            {
+                name: functools.partial(self.api.delete, ref, until=until)
+                for name, ref in doomed.items()
+            },
+            until,
+        )
+        for name, why in outcomes.items():
+            job_id = self.record(name).get("id")
+            if why is None:
+                self.progress.info(SERVICE, f"{name}: deleted job {job_id}")
+            else:
+                self.progress.info(SERVICE, f"{name}: could not delete job {job_id}: {why}")
+        # A job file that could not be written before cannot be now: the run says so already.
+        with contextlib.suppress(JobFileError):
+            self.jobfile.drop(*(name for name, why in outcomes.items() if why is None))

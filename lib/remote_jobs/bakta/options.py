@@ -268,10 +268,15 @@ def check_bakta_json(path: Path) -> None:
         )
 
 
-def read_replicon_table(path: Path, table_type: str | None, known_ids: set[str]) -> str:
-    """Validate a replicon table (Bakta's columns) and return its type, TSV or CSV."""
+def read_replicon_table(path: Path, table_type: str | None, contigs: dict[str, set[str]]) -> str:
+    """Validate a replicon table (Bakta's columns) and return its type, TSV or CSV.
+
+    `contigs`: each genome's sequence ids, by file name. The table goes with every genome of
+    the run, as if each ran alone (Bakta ignores a row naming no sequence of its genome): each
+    row must name a sequence of each genome, else it would silently do nothing for one.
+    """
     try:
-        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(SERVICE, f"cannot read replicon table {path}: {exc}") from None
     rows = [line for line in lines if not line.startswith("#")]
@@ -296,8 +301,9 @@ def read_replicon_table(path: Path, table_type: str | None, known_ids: set[str])
                 + ("tabs" if table_type == "TSV" else "commas"),
             )
         original, _, kind, topology, _ = cells
-        if original not in known_ids:
-            raise InputError(SERVICE, f"{where}: no sequence '{original}' in the genome")
+        for genome, ids in contigs.items():
+            if original not in ids:
+                raise InputError(SERVICE, f"{where}: no sequence '{original}' in {genome}")
         if kind.lower() not in REPLICON_TYPES:
             raise InputError(SERVICE, f"{where}: type '{kind}' is not chromosome/plasmid/contig")
         if topology.lower() not in TOPOLOGIES:
@@ -307,7 +313,7 @@ def read_replicon_table(path: Path, table_type: str | None, known_ids: set[str])
 
 def csv_to_tsv(path: Path) -> bytes:
     """A CSV replicon table as Bakta's tab-separated columns (v2's init has no table type)."""
-    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return "".join(
         "\t".join(cell.strip() for cell in row.split(",")) + "\n" for row in rows
     ).encode()

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import NetworkError, RemoteJobsError
 from ..jobfile import JobFile
-from .api import Endpoints
+from .api import Endpoints, ResultFile, result_files
 from .options import SERVICE, AnnotationOptions
 
 DEFAULT_URL = "https://api.bakta.computational.bio/api/v1"
@@ -86,9 +86,8 @@ class V1:
         ]
         return jobs, failed
 
-    def result_links(self, ref: dict[str, str]) -> dict[str, str]:
-        links: dict[str, str] = self.client.result(ref).get("ResultFiles") or {}
-        return {RESULT_FILES.get(key, key): url for key, url in links.items()}
+    def result_files(self, ref: dict[str, str]) -> dict[str, ResultFile]:
+        return result_files(self.client.result(ref).get("ResultFiles"), RESULT_FILES)
 
     def failure_words(self, ref: dict[str, str]) -> str:
         """The last meaningful line of the job's log, or a plain statement."""
@@ -98,5 +97,5 @@ class V1:
             lines = []
         return f"job ended in ERROR: {lines[-1]}" if lines else "job ended in ERROR"
 
-    def delete(self, ref: dict[str, str]) -> None:
-        self.client.delete(ref)
+    def delete(self, ref: dict[str, str], *, until: float) -> None:
+        self.client.delete(ref, until=until)

@@ -9,11 +9,11 @@ from typing import Any
 
 from ..errors import NetworkError, RemoteJobError
 from ..jobfile import JobFile
-from .api import Endpoints, Workflow
+from .api import Endpoints, ResultFile, Workflow, result_files
 from .options import SERVICE
 
 # v2 API `result.files` key -> the same suffixes (Bakta's and Baktfold's command lines agree).
-V2_RESULT_FILES = {
+RESULT_FILES = {
     "gff3": "gff3",
     "gbff": "gbff",
     "embl": "embl",
@@ -145,13 +145,13 @@ class V2:
         ]
         return jobs, failed
 
-    def result_links(self, ref: dict[str, str]) -> dict[str, str]:
+    def result_files(self, ref: dict[str, str]) -> dict[str, ResultFile]:
         answer = self.client.result(ref)
-        files: dict[str, str] = (answer.get("result") or {}).get("files") or {}
-        return {V2_RESULT_FILES.get(key, key): url for key, url in files.items()}
+        result = answer.get("result")
+        return result_files(result.get("files") if isinstance(result, dict) else None, RESULT_FILES)
 
     def failure_words(self, ref: dict[str, str]) -> str:
         return "job ended in ERROR"  # backend: v2 has no job log yet (501)
 
-    def delete(self, ref: dict[str, str]) -> None:
-        self.client.delete(ref)
+    def delete(self, ref: dict[str, str], *, until: float) -> None:
+        self.client.delete(ref, until=until)
