@@ -623,8 +623,12 @@ def test_submits_refused_while_the_usage_says_a_slot_is_free_end_at_the_timeout(
     args = [*mfannot_args(), "--poll-interval", "0.5", "--timeout", "3"]
     result = run_cli(args, mfannotweb_env(mfannotweb_server), cwd=workdir)
     assert result.returncode == 5, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: mfannotweb: gave up after --timeout 3 s: no free job slot"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: mfannotweb: gave up after --timeout 3 s: "  # waiting, or asking for the usage
+        )
     )
     submits = mfannotweb_server.requests_to("POST", "/api/v1/jobs")
     usages = mfannotweb_server.requests_to("GET", "/api/v1/me/usage")
@@ -658,3 +662,51 @@ def test_a_v2_discovery_that_fails_falls_back_to_v1_for_plain_annotation(
         " --meta needs API v2"
     )
     assert len(server.requests_to("POST", "/api/v1/job/init")) == 1  # the plain run's alone
+
+
+# ---------------------------------------------------------------- 9, 10. HTTP edges
+
+
+def test_a_retry_after_neither_seconds_nor_a_date_counts_as_absent(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    odd = Response(503, b"<title>Busy</title>", {"Retry-After": "1.5"})
+    bakta_server.faults.append(Fault("POST", LIST, odd, times=2))
+    result = annotate(bakta_server, workdir, "genome.fasta", "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert len(bakta_server.requests_to("POST", LIST)) == 2 + 5  # backed off, then the 5 rounds
+    assert results(workdir) == ["genome", "genome/genome.gff3"]
+
+
+def test_the_timeout_bounds_the_waits_a_server_asks_for(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    too_many = json_response("Too many requests", 429, **{"Retry-After": "120"})
+    bakta_server.faults.append(Fault("POST", LIST, too_many, times=100))
+    result = annotate(bakta_server, workdir, "genome.fasta", "--timeout", "30")
+    (job_id,) = bakta_server.deleted
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.strip().splitlines()[-2:] == [
+        f"bakta: genome: deleted job {job_id}",
+        f"error: bakta: gave up after --timeout 30 s: HTTP 429 from {bakta_server.base}"
+        "/api/v1/job/list: Too many requests (Retry-After: 120)",
+    ]
+    assert len(bakta_server.requests_to("POST", LIST)) == 1  # no 120 s wait for a second try
+
+
+def test_the_timeout_bounds_the_backoff_through_an_outage(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    down = Response(503, b"<title>Service Unavailable</title>", {"Content-Type": "text/html"})
+    bakta_server.faults.append(Fault("POST", LIST, down, times=100))
+    result = annotate(bakta_server, workdir, "genome.fasta", "--timeout", "4")
+    assert result.returncode == 5, result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"error: bakta: gave up after --timeout 4 s: HTTP 503 from {bakta_server.base}/api/v1/job/list"
+        )
+    )
+    # urllib3's five retries would back off 0 + 1 + 2 + 4 + 8 s: not all fit in the 4 s.
+    assert len(bakta_server.requests_to("POST", LIST)) < 6

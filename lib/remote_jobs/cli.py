@@ -88,7 +88,6 @@ class Run:
 
     waiter: Waiter
     progress: Progress
-    http_timeout: float
 
 
 @contextmanager
@@ -96,20 +95,27 @@ def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator
     """Cassette, waiting and progress for one command."""
     with cassette(settings.cassettes.record, settings.cassettes.replay, secrets) as replaying:
         waiter = Waiter(
-            timeout=settings.timeout,
+            deadline=settings.deadline,
             poll_interval=0.0 if replaying else settings.poll_interval,
             sleep=(lambda seconds: None) if replaying else time.sleep,
         )
-        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), settings.http_timeout)
+        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)))
 
 
 def _http(
-    service: str, base_url: str, bearer: str | None = None, read_timeout: float = 60.0
+    service: str, base_url: str, bearer: str | None = None, settings: RunSettings | None = None
 ) -> HttpClient:
-    """The HTTP layer, imported here: `--help` and bad input need not pay for requests."""
-    from .http import HttpClient
+    """The HTTP layer, imported here: `--help` and bad input need not pay for requests.
 
-    return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout)
+    With a run's `settings`: its --http-timeout, and its --timeout over every request, retry
+    and wait."""
+    from .http import READ_TIMEOUT, HttpClient
+
+    read_timeout = settings.http_timeout if settings else READ_TIMEOUT
+    deadline = settings.deadline if settings else None
+    return HttpClient(
+        service, base_url, bearer=bearer, read_timeout=read_timeout, deadline=deadline
+    )
 
 
 class _Stop:
@@ -143,11 +149,11 @@ def bakta_group() -> None:
     """Bacterial genome annotation with the Bakta web API (BAKTA_API_URL)."""
 
 
-def _bakta_service(http_timeout: float = 60.0) -> bakta.Service:
+def _bakta_service(settings: RunSettings) -> bakta.Service:
     """The Bakta deployment behind BAKTA_API_URL; whether it has v2 is asked when needed."""
     url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
-    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout))
-    v2 = bakta.BaktaV2Client(_http(bakta.SERVICE, bakta.v2_url(url), read_timeout=http_timeout))
+    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, settings=settings))
+    v2 = bakta.BaktaV2Client(_http(bakta.SERVICE, bakta.v2_url(url), settings=settings))
     return bakta.Service(v1, v2)
 
 
@@ -319,7 +325,7 @@ def bakta_annotate(
         )
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.annotate(
-            _bakta_service(remote.http_timeout),
+            _bakta_service(run),
             list(genomes),
             options,
             outdir,
@@ -354,7 +360,7 @@ def _run_workflow(
         )
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.run_workflow(
-            _bakta_service(remote.http_timeout),
+            _bakta_service(run),
             kind,
             list(inputs),
             outdir,
@@ -408,8 +414,8 @@ def bakta_baktfold(
 @run_options
 def bakta_version(run: RunSettings) -> None:
     """Print the service's versions: Bakta, its database and the backend (v2: and Baktfold)."""
-    with remote_run(run) as remote:
-        service = _bakta_service(remote.http_timeout)
+    with remote_run(run):
+        service = _bakta_service(run)
         if service.v2 is not None:
             version = service.v2.version()
             keys: tuple[str, ...] = bakta.V2_VERSION_KEYS
@@ -423,10 +429,10 @@ def bakta_version(run: RunSettings) -> None:
 # ---------------------------------------------------------------- MFannotWeb
 
 
-def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
+def _mfannotweb(settings: RunSettings | None = None) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
-    http = _http(mfannotweb.SERVICE, url, bearer=token, read_timeout=http_timeout)
+    http = _http(mfannotweb.SERVICE, url, bearer=token, settings=settings)
     return mfannotweb.MfannotWebClient(http)
 
 
@@ -439,7 +445,7 @@ def _mfannotweb_run(
     expect: tuple[str, ...],
     settings: RunSettings,
 ) -> None:
-    client = _mfannotweb(settings.http_timeout)
+    client = _mfannotweb(settings)
     with remote_run(settings, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
         jobfile = JobFile(
             settings.job_file,
@@ -556,13 +562,11 @@ def mfannotweb_cancel(job_id: str, cassettes: Cassettes) -> None:
 # ---------------------------------------------------------------- codon optimisation
 
 
-def _codon(http_timeout: float = 60.0) -> codon.CodonClient:
+def _codon(settings: RunSettings) -> codon.CodonClient:
     url = env_url("CODON_API_URL", None, codon.SERVICE)
     username = env_secret("CODON_USERNAME", codon.SERVICE)
     password = env_secret("CODON_PASSWORD", codon.SERVICE)
-    return codon.CodonClient(
-        _http(codon.SERVICE, url, read_timeout=http_timeout), username, password
-    )
+    return codon.CodonClient(_http(codon.SERVICE, url, settings=settings), username, password)
 
 
 def _codon_secrets() -> tuple[str, ...]:
@@ -616,7 +620,7 @@ def codon_optimise(
     specs = [codon.FitnessSpec.parse(text) for text in fitness]
     if run.job_file is not None:  # the fitness list comes first: the job file is checked before
         JobFile.check(run.job_file, codon.SERVICE)
-    client = _codon(run.http_timeout)
+    client = _codon(run)
     with remote_run(run, secrets=_codon_secrets()) as remote:
         fitness_list = codon.resolve_fitness(specs, client.fitness())
         payload = codon.build_payload(

@@ -19,13 +19,20 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__
 from .errors import AuthError, NetworkError, RemoteJobError, RemoteJobsError
+from .polling import Deadline
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -39,12 +46,61 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = f"remote-jobs/{__version__} (Galaxy remote job runner)"
 
 
-class _CappedRetry(Retry):
-    """urllib3's Retry, but a hostile or confused Retry-After cannot park us for hours."""
+class _Refusals:
+    """What the retries of one client's current request gave up waiting for (see _RunRetry)."""
+
+    def __init__(self) -> None:
+        self.wait: float | None = None  # seconds the next retry would have waited
+
+
+class _RunRetry(Retry):
+    """urllib3's Retry (its counts, backoff and Retry-After), within the run's --timeout.
+
+    A Retry-After that urllib3 cannot read (neither seconds nor an HTTP date: "1.5") counts
+    as absent, and the backoff applies: urllib3 would raise InvalidHeader. A hostile or
+    confused one cannot park us for hours (MAX_RETRY_AFTER). And no retry is made whose wait,
+    the server's or the backoff's, would end past the deadline: the request ends with what it
+    got last, and `refusals` says so.
+    """
+
+    deadline: Deadline | None = None
+    refusals: _Refusals | None = None
+
+    def new(self, **kw: Any) -> _RunRetry:
+        retry = super().new(**kw)
+        retry.deadline, retry.refusals = self.deadline, self.refusals
+        return retry
 
     def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _RunRetry:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.deadline is None:
+            return retry
+        wait = None
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+        if wait is None:
+            wait = retry.get_backoff_time()
+        if self.deadline.remaining() <= wait:
+            if self.refusals is not None:
+                self.refusals.wait = wait
+            reason = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
+            raise MaxRetryError(_pool, url or "", reason)  # urllib3: the last answer stands
+        return retry
 
 
 def redact_url(url: str) -> str:
@@ -177,18 +233,21 @@ class HttpClient:
         read_timeout: float = READ_TIMEOUT,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
+        deadline: Deadline | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.bearer = bearer
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
         self.headers = {"User-Agent": USER_AGENT}
+        self.deadline = deadline  # --timeout: bounds every request, retry and wait
+        self._refusals = _Refusals()
         self._safe = self._session(retries, retries, backoff)
         self._unsafe = self._session(retries, 0, backoff)
 
     def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
         """`other` bounds retries after the request may have reached the server."""
-        retry = _CappedRetry(
+        retry = _RunRetry(
             total=connect + other,
             connect=connect,
             read=other,
@@ -201,6 +260,7 @@ class HttpClient:
             raise_on_status=False,
             raise_on_redirect=False,
         )
+        retry.deadline, retry.refusals = self.deadline, self._refusals
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(max_retries=retry)
         session.mount("http://", adapter)
@@ -231,42 +291,77 @@ class HttpClient:
     ) -> requests.Response:
         """Send one request; an HTTP error status becomes the matching RemoteJobsError.
 
+        Its time-outs, and its retries' waits, end at the run's deadline at the latest.
         `last_call_until`: one of the last requests of a run that is ending (see `at_once`):
-        one attempt, no retries, given up at that time.monotonic().
+        one attempt, no retries, given up at that time.monotonic(), whatever the deadline.
         """
         if idempotent is None:
             idempotent = method.upper() in IDEMPOTENT_METHODS
         url = self.url(path)
         headers = self._headers(url, kwargs.pop("headers", {}))
-        timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
+        what = f"{method} {redact_url(url)}"
+        if last_call_until is not None:
+            return self._last_call(method, url, headers, job, last_call_until, **kwargs)
+        connect, read = CONNECT_TIMEOUT, read_timeout or self.timeout[1]
+        if self.deadline is not None:
+            left = self.deadline.remaining()
+            if left <= 0:
+                raise NetworkError(self.service, self.deadline.gave_up(what), job)
+            connect, read = min(connect, left), min(read, left)
+        self._refusals.wait = None
+        session = self._safe if idempotent else self._unsafe
         try:
-            if last_call_until is not None:
-                # at_once gives up on the answer at `last_call_until`; the socket waits a
-                # little longer, so that a server that does not answer is always told so alike.
-                left = max(0.05, last_call_until - time.monotonic()) + 0.5
-                # A session of its own: the last calls go out at once, from threads.
-                with requests.Session() as once:
-                    return self._checked(
-                        once.request(
-                            method,
-                            url,
-                            headers=headers,
-                            timeout=(min(CONNECT_TIMEOUT, left), left),
-                            **kwargs,
-                        ),
-                        job,
-                    )
-            session = self._safe if idempotent else self._unsafe
             response = session.request(
-                method, url, headers=headers, timeout=timeout, stream=stream, **kwargs
+                method, url, headers=headers, timeout=(connect, read), stream=stream, **kwargs
             )
+        except requests.RequestException as exc:
+            words = self._within_timeout(f"{what}: {_describe(exc)}")
+            raise NetworkError(self.service, words, job) from None
+        if response.status_code >= 400:
+            error = self.error_for(response, job)
+            if self._out_of_time():
+                asked = response.headers.get("Retry-After")
+                words = error.message + (f" (Retry-After: {asked})" if asked else "")
+                raise type(error)(
+                    self.service,
+                    self._within_timeout(words),
+                    job,
+                    status=error.status,
+                    code=error.code,
+                )
+            raise error
+        return response
+
+    def _out_of_time(self) -> bool:
+        """Whether the last request ended for the deadline (a retry not made, a time-out)."""
+        if self.deadline is None:
+            return False
+        return self._refusals.wait is not None or self.deadline.remaining() <= 0
+
+    def _within_timeout(self, words: str) -> str:
+        return self.deadline.gave_up(words) if self.deadline and self._out_of_time() else words
+
+    def _last_call(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        job: str | None,
+        until: float,
+        **kwargs: Any,
+    ) -> requests.Response:
+        # at_once gives up on the answer at `until`; the socket waits a little longer, so
+        # that a server that does not answer is always told so alike.
+        left = max(0.05, until - time.monotonic()) + 0.5
+        try:
+            # A session of its own: the last calls go out at once, from threads.
+            with requests.Session() as once:
+                timeout = (min(CONNECT_TIMEOUT, left), left)
+                response = once.request(method, url, headers=headers, timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(
                 self.service, f"{method} {redact_url(url)}: {_describe(exc)}", job
             ) from None
-        return self._checked(response, job)
-
-    def _checked(self, response: requests.Response, job: str | None) -> requests.Response:
         if response.status_code >= 400:
             raise self.error_for(response, job)
         return response
@@ -330,7 +425,11 @@ class HttpClient:
         last_error: RemoteJobsError | None = None
         for attempt in range(DOWNLOAD_ATTEMPTS):
             if attempt:
-                time.sleep(BACKOFF * 2**attempt)
+                pause = BACKOFF * 2**attempt
+                if self.deadline is not None and self.deadline.remaining() <= pause:
+                    assert last_error is not None
+                    raise NetworkError(self.service, self.deadline.gave_up(last_error.message), job)
+                time.sleep(pause)
             try:
                 with self.request("GET", path, job=job, stream=True, headers=headers or {}) as resp:
                     # Hash only when there is a checksum to compare: it costs a third of the speed.
@@ -338,6 +437,12 @@ class HttpClient:
                     written = 0
                     with open(part, "wb") as out:
                         for chunk in resp.iter_content(CHUNK):
+                            if self.deadline is not None and self.deadline.remaining() <= 0:
+                                raise NetworkError(
+                                    self.service,
+                                    self.deadline.gave_up(f"downloading {dest.name}"),
+                                    job,
+                                )
                             out.write(chunk)
                             if digest is not None:
                                 digest.update(chunk)
@@ -355,10 +460,13 @@ class HttpClient:
                 os.replace(part, dest)
                 return dest
             except requests.RequestException as exc:
-                last_error = NetworkError(
-                    self.service, f"downloading {dest.name}: {_describe(exc)}", job
-                )
+                words = self._within_timeout(f"downloading {dest.name}: {_describe(exc)}")
+                last_error = NetworkError(self.service, words, job)
+                if self._out_of_time():
+                    raise last_error from None
             except NetworkError as exc:
+                if self._out_of_time():
+                    raise
                 last_error = exc
             finally:
                 part.unlink(missing_ok=True)
