@@ -710,3 +710,107 @@ def test_the_timeout_bounds_the_backoff_through_an_outage(
     )
     # urllib3's five retries would back off 0 + 1 + 2 + 4 + 8 s: not all fit in the 4 s.
     assert len(bakta_server.requests_to("POST", LIST)) < 6
+
+
+# ---------------------------------------------------------------- 13, 14, 15. inputs
+
+UTF8_GENOME = ">contig_1 Müller \u2013 plasmid \u2603\nACGTACGTNNACGT\nACGTACGT\n"
+
+
+def test_utf8_in_a_description_line_goes_to_every_service_as_it_is(
+    bakta_server: FakeBakta,
+    mfannotweb_server: FakeMfannotWeb,
+    codon_server: FakeCodon,
+    workdir: Path,
+) -> None:
+    (workdir / "utf8.fasta").write_text(UTF8_GENOME, encoding="utf-8")
+    (workdir / "cds.fasta").write_text(
+        ">reporter_cds Müller \u2013 synthetic\n" + "ATG" + "GCC" * 30 + "TAA\n", encoding="utf-8"
+    )
+    bakta = annotate(bakta_server, workdir, "utf8.fasta", "--format", "gff3")
+    assert bakta.returncode == 0, bakta.stderr
+    (upload,) = [r for r in bakta_server.log if r.path.endswith("/fastadata.fasta")]
+    assert upload.body == UTF8_GENOME.encode("utf-8")  # the bytes as they are
+    args = ["mfannot", "annotate", "utf8.fasta", "--gencode", "4", "--outdir", "mf"]
+    mf = run_cli([*args, "--poll-interval", "0"], mfannotweb_env(mfannotweb_server), cwd=workdir)
+    assert mf.returncode == 0, mf.stderr
+    (submit,) = mfannotweb_server.requests_to("POST", "/api/v1/jobs")
+    assert submit.json()["fasta"] == UTF8_GENOME
+    co_args = ["codon", "optimise", "--name", "gfp", "--sequence", "cds.fasta", "--fitness", "cai"]
+    co = run_cli(
+        [*co_args, "--outdir", "co", "--poll-interval", "0"], codon_env(codon_server), cwd=workdir
+    )
+    assert co.returncode == 0, co.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        pytest.param(
+            b">contig_1 M\xfcller\nACGT\n",
+            "genome.fasta, line 1: byte 0xfc at column 12 is not UTF-8 text",
+            id="latin-1-header",
+        ),
+        pytest.param(
+            ">contig_1\nACGTÜACGT\n".encode(),
+            "genome.fasta, line 2: the character 'Ü' (U+00DC) is not allowed in a sequence"
+            " (allowed: ACGNTU)",
+            id="letter-in-sequence",
+        ),
+        pytest.param(
+            ">contig_1\nACGT\u00a0ACGT\n".encode(),
+            "genome.fasta, line 2: the character U+00A0 is not allowed in a sequence"
+            " (allowed: ACGNTU)",
+            id="no-break-space-in-sequence",
+        ),
+        pytest.param(
+            b">contig_1 a\x07b\nACGT\n",
+            "genome.fasta, line 1: the header holds the control character U+0007",
+            id="control-in-header",
+        ),
+        pytest.param(
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+            "genome.fasta, line 1: byte 0x8b at column 2 is not UTF-8 text; is the file compressed?",
+            id="gzip",
+        ),
+    ],
+)
+def test_what_a_fasta_reader_refuses_it_names_with_its_line(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, content: bytes, words: str
+) -> None:
+    (workdir / "genome.fasta").write_bytes(content)
+    args = ["mfannot", "annotate", "genome.fasta", "--gencode", "4", "--outdir", "out"]
+    result = run_cli(args, mfannotweb_env(mfannotweb_server), cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: mfannotweb: {words}"]
+    assert mfannotweb_server.log == []
+
+
+def test_a_codon_name_ending_in_a_newline_is_refused_before_anything_is_sent(
+    codon_server: FakeCodon, workdir: Path
+) -> None:
+    args = ["codon", "optimise", "--name", "gfp\n", "--sequence", "cds.fasta", "--fitness", "cai"]
+    result = run_cli([*args, "--outdir", "out"], codon_env(codon_server), cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: codon: name 'gfp\\n': use 1-100 letters, digits, '_', '.' or '-'"
+    ]
+    assert codon_server.log == [] and not (workdir / "out").exists()
+
+
+def test_a_replicon_table_is_checked_against_each_genome_it_goes_with(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    """One table for the run goes with every genome, as if each ran alone; Bakta ignores a
+    row naming no sequence of its genome, so each row must name one of each genome."""
+    both = annotate(
+        bakta_server, workdir, "genome.fasta", "plasmid.fasta", "--replicons", "replicons.tsv"
+    )
+    assert both.returncode == 2, both.stderr
+    assert both.stderr.strip().splitlines()[-1] == (
+        "error: bakta: replicon table replicons.tsv, row 1: no sequence 'chromosome_1' in"
+        " plasmid.fasta"
+    )
+    assert bakta_server.log == []
+    alone = annotate(bakta_server, workdir, "genome.fasta", "--replicons", "replicons.tsv")
+    assert alone.returncode == 0, alone.stderr
