@@ -240,6 +240,8 @@ def test_the_deletes_of_eight_genomes_go_out_at_once_and_a_hanging_one_does_not_
             wait_for(lambda: len(server.requests_to("POST", LIST)) >= 2, "polling")
             ids = {job.name: job.id for job in server.jobs.values()}
             stderr = stop(runner)
+            # All sent before the runner ended; a loaded machine may read the last ones later.
+            wait_for(lambda: len(server.requests_to("DELETE", DELETE)) == 8, "the 8 DELETEs")
             unanswered = server.serving[("DELETE", DELETE)]
         peak = server.serving_peak[("DELETE", DELETE)]
     assert runner.returncode == 6, stderr

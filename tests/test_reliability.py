@@ -499,6 +499,7 @@ def test_a_delete_that_gets_no_answer_does_not_hold_the_runner(
         runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
         wait_for(lambda: len(bakta_server.requests_to("POST", LIST)) >= 3, "polling")
         stderr = stop(runner)
+        wait_for(lambda: bakta_server.requests_to("DELETE", "/api/v1/job/delete"), "the DELETE")
         unanswered = bakta_server.serving[("DELETE", "/api/v1/job/delete")]
     finally:
         held.set()

@@ -69,6 +69,14 @@ class Fault:
     after_handling: bool = False
 
 
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: more clients connecting at once (a runner's
+    # deletes, sent together) would wait a second for their SYN to be sent again. Real
+    # servers listen with hundreds (nginx: 511).
+    request_queue_size = 128
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.log: list[Request] = []
@@ -176,8 +184,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Listener(("127.0.0.1", 0), Handler)
         httpd = self._httpd
 
         def handle_error(request: Any, client_address: Any) -> None:
