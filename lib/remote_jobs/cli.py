@@ -191,7 +191,10 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @outdir_option
 @click.option("--prodigal-tf", type=existing_file, help="Prodigal training file.")
 @click.option(
-    "--replicons", type=existing_file, help="Replicon table (Bakta's TSV or CSV columns)."
+    "--replicons",
+    type=existing_file,
+    help="Replicon table (Bakta's TSV or CSV columns); it goes with every genome, so each row"
+    " must name a sequence of each.",
 )
 @click.option(
     "--replicon-table-type",
