@@ -404,6 +404,29 @@ def test_a_job_file_that_cannot_be_written_mid_run_leaves_no_job(workdir: Path) 
     assert len(server.deleted) == 2 and server.jobs == {}
 
 
+def test_an_mfannotweb_job_file_that_cannot_be_written_cancels_the_queued_job(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    (workdir / "state").mkdir()
+    original = mfannotweb_server.handle
+
+    def handle(request: Request) -> Response:
+        if request.path == "/api/v1/jobs":
+            shutil.rmtree(workdir / "state")  # gone once the job is made
+        return original(request)
+
+    mfannotweb_server.handle = handle  # type: ignore[method-assign]
+    args = [*mfannot_args(), "--poll-interval", "0", "--job-file", "state/job.json"]
+    result = run_cli(args, mfannotweb_env(mfannotweb_server), cwd=workdir)
+    (job_id,) = mfannotweb_server.jobs
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-2:] == [
+        f"mfannotweb: cancelled queued job {job_id}",
+        "error: mfannotweb: cannot write job file state/job.json: No such file or directory",
+    ]
+    assert mfannotweb_server.jobs[job_id].status == "cancelled"
+
+
 # ---------------------------------------------------------------- 4, 5. a rerun never starts twice
 
 

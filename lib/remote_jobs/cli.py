@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -678,6 +679,7 @@ def _end_now(code: int) -> None:
     """A stopped run has said all it has to say: it ends now, without the interpreter's
     teardown (a tenth of a second of Galaxy's one, or a hang on a thread still waiting for a
     DELETE's answer)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    with contextlib.suppress(OSError):  # a reader that has gone
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)

@@ -7,6 +7,7 @@ result archive, verify it against the SHA-256 manifest and extract it safely.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import hashlib
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .fasta import ACGTUN, read_fasta
 from .files import STAGING, staged
-from .jobfile import JobFile, recorded_job
+from .jobfile import JobFile, JobFileError, recorded_job
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -216,6 +217,7 @@ def run(
         }
         job = _submit(client, kind, body, jobfile, waiter, progress)
     try:
+        jobfile.put(kind, {**(jobfile.get(kind) or {}), "id": job.id})
         _wait(client, kind, job, waiter, progress)
     except Interrupted as stop:
         if stop.keeps_remote_jobs(jobfile.resumable):
@@ -225,8 +227,9 @@ def run(
         else:
             _cancel_if_queued(client, kind, job, jobfile, progress, until=stop.cleanup_until)
         raise
-    except Exception:  # the run fails: a job still queued would run for nobody
-        if not jobfile.resumable and job.status == "queued":
+    except Exception as failure:  # the run fails: a job still queued would run for nobody
+        kept = jobfile.resumable and not isinstance(failure, JobFileError)
+        if not kept and job.status == "queued":
             until = time.monotonic() + FAILURE_GRACE
             _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
         raise
@@ -249,9 +252,8 @@ def _submit(
         jobfile.put(kind, {"idempotency_key": key})
         try:
             job = client.submit(body, key)
-            jobfile.put(kind, {"idempotency_key": key, "id": job.id})
             progress.state(SERVICE, job.id, job.status)
-            return job
+            return job  # the caller puts it on record
         except RemoteJobsError as exc:
             if exc.code != "concurrency_limit_exceeded":
                 raise
@@ -286,8 +288,10 @@ def _cancel_if_queued(
     if why is not None:
         progress.info(SERVICE, f"could not cancel job {job.id}: {why}")
         return
-    jobfile.drop(kind)
     progress.info(SERVICE, f"cancelled queued job {job.id}")
+    # A job file that could not be written before cannot be now: the run says so already.
+    with contextlib.suppress(JobFileError):
+        jobfile.drop(kind)
 
 
 def _failure(client: MfannotWebClient, job: Job, fallback: str) -> RemoteJobError:
