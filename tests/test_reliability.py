@@ -277,9 +277,11 @@ def test_waiting_for_a_slot_is_bounded_by_the_timeout(
     mfannotweb_server.in_flight_limit = 0
     result = mfannot(mfannotweb_server, workdir, "--timeout", "2")
     assert result.returncode == 5
+    # while it waits, or while it asks for the usage, whichever the deadline finds it doing
     assert (
-        result.stderr.strip().splitlines()[-1]
-        == "error: mfannotweb: gave up after --timeout 2 s: no free job slot"
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: mfannotweb: gave up after --timeout 2 s: ")
     )
     assert mfannotweb_server.jobs == {}
 

@@ -315,7 +315,14 @@ class HttpClient:
                 method, url, headers=headers, timeout=(connect, read), stream=stream, **kwargs
             )
         except requests.RequestException as exc:
-            words = self._within_timeout(f"{what}: {_describe(exc)}")
+            if (
+                isinstance(exc, requests.Timeout)
+                and self.deadline
+                and self.deadline.remaining() <= 0
+            ):
+                words = self.deadline.gave_up(what)  # its time-out was the deadline's
+            else:
+                words = self._within_timeout(f"{what}: {_describe(exc)}")
             raise NetworkError(self.service, words, job) from None
         if response.status_code >= 400:
             error = self.error_for(response, job)
