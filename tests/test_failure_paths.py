@@ -730,16 +730,16 @@ def test_the_timeout_bounds_the_backoff_through_an_outage(
 ) -> None:
     down = Response(503, b"<title>Service Unavailable</title>", {"Content-Type": "text/html"})
     bakta_server.faults.append(Fault("POST", LIST, down, times=100))
-    result = annotate(bakta_server, workdir, "genome.fasta", "--timeout", "4")
+    result = annotate(bakta_server, workdir, "genome.fasta", "--timeout", "10")
     assert result.returncode == 5, result.stderr
     assert (
         result.stderr.strip()
         .splitlines()[-1]
         .startswith(
-            f"error: bakta: gave up after --timeout 4 s: HTTP 503 from {bakta_server.base}/api/v1/job/list"
+            f"error: bakta: gave up after --timeout 10 s: HTTP 503 from {bakta_server.base}/api/v1/job/list"
         )
     )
-    # urllib3's five retries would back off 0 + 1 + 2 + 4 + 8 s: not all fit in the 4 s.
+    # urllib3's five retries would back off 0 + 1 + 2 + 4 + 8 s: not all fit in the 10 s.
     assert len(bakta_server.requests_to("POST", LIST)) < 6
 
 
