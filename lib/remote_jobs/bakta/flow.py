@@ -90,6 +90,12 @@ def annotate(
     recorded = _recorded_api(jobfile)
     if recorded == "v1" or (recorded is None and service.v2 is None):
         if v2_only := options.v2_only():
+            if recorded == "v1":  # only an edited job file: its fingerprint holds the options
+                raise InputError(
+                    SERVICE,
+                    f"the job file's jobs run on API v1, which cannot run {', '.join(v2_only)};"
+                    " remove the job file or use another --job-file",
+                )
             service.require_v2(v2_only)
         if recorded is None and service.v2_trouble:
             progress.info(SERVICE, f"API v2 could not be asked ({service.v2_trouble}); using v1")
