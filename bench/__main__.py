@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import economy, galaxy, latency, startup, transfer, waiting
+from . import cleanup, economy, galaxy, latency, startup, transfer, waiting
 from .plan import FULL, QUICK, Plan
 from .proc import ROOT
 from .report import Section, document, load_average, machine, table
@@ -25,6 +25,7 @@ SECTIONS: dict[int, tuple[str, Measure]] = {
     4: ("completion latency", latency.measure),
     5: ("waiting cost", waiting.measure),
     6: ("Galaxy", galaxy.measure),
+    7: ("cleanup after SIGTERM", cleanup.measure),
 }
 DOC = ROOT / "docs" / "benchmarks.md"
 

@@ -23,6 +23,8 @@ class Plan:
     waiting_runners: int = 200
     waiting_poll: float = 5.0
     waiting_window: float = 30.0
+    cleanup_genomes: tuple[int, ...] = (1, 8, 50)
+    cleanup_runs: int = 3
 
 
 FULL = Plan()
@@ -39,4 +41,6 @@ QUICK = Plan(
     sse_unchunked_runs=1,
     waiting_runners=20,
     waiting_window=10.0,
+    cleanup_genomes=(1, 8),
+    cleanup_runs=1,
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,44 @@ def run_cli(
         timeout=timeout,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """`remote-jobs` started in the background as Galaxy starts it, to be signalled."""
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "remote_jobs", *args],
+        env={**base, "PYTHONPATH": str(ROOT / "lib"), **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], object], what: str, limit: float = 30.0) -> None:
+    """Until `condition()` holds; `limit` only stops a hung test, it asserts no speed."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.02)
+
+
+def stop(runner: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> str:
+    """Send `sig` and wait for the runner to end by itself; returns its stderr.
+
+    How fast it ends is for the bench to measure (section 7: from SIGTERM to exit); a runner
+    that keeps running is killed after a safety limit, and the test fails on its exit code.
+    """
+    runner.send_signal(sig)
+    try:
+        return runner.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        return runner.communicate()[1]
 
 
 @pytest.fixture

@@ -176,10 +176,18 @@ def test_failed_jobs_not_found_and_unauthorized(bakta_server: FakeBakta, workdir
     wrong = annotate(bakta_server, workdir, "genome.fasta", "--job-file", "job.json")
     assert wrong.returncode == 3
     assert f"error: bakta job {job_id}: the service reports the job as UNAUTHORIZED" in wrong.stderr
+    # A job the service no longer knows (expired, or lost in a restart): submitted afresh.
     del bakta_server.jobs[job_id]
+    bakta_server.script = ["INIT", "SUCCESSFUL"]
     gone = annotate(bakta_server, workdir, "genome.fasta", "--job-file", "job.json")
-    assert gone.returncode == 4
-    assert f"error: bakta job {job_id}: the service reports the job as NOT_FOUND" in gone.stderr
+    assert gone.returncode == 0, gone.stderr
+    (new_id,) = bakta_server.jobs
+    assert (
+        f"bakta: genome: the service no longer knows job {job_id} (expired, or lost in a restart"
+        " of the service); submitting it afresh"
+    ) in gone.stderr.splitlines()
+    assert f"bakta: genome: submitted as job {new_id}" in gone.stderr.splitlines()
+    assert len(bakta_server.requests_to("POST", "/api/v1/job/init")) == 2
 
 
 def test_one_failure_in_a_batch_still_delivers_the_others(workdir: Path) -> None:
@@ -225,7 +233,7 @@ def test_bad_genomes_are_refused_before_any_request(
     ("table", "message"),
     [
         ("chromosome_1\tc1\tchromosome\tcircular\n", "4 columns, expected 5"),
-        ("nope\tc1\tchromosome\tcircular\tchr\n", "no sequence 'nope' in the genome"),
+        ("nope\tc1\tchromosome\tcircular\tchr\n", "no sequence 'nope' in genome.fasta"),
         (
             "chromosome_1\tc1\tgenome\tcircular\tchr\n",
             "type 'genome' is not chromosome/plasmid/contig",

@@ -17,13 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import PASSWORD, TOKEN, USERNAME, mfannotweb_env
+from tests.conftest import PASSWORD, TOKEN, USERNAME, mfannotweb_env, start_cli, stop, wait_for
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb, mirror
 from tests.fakes.server import Fault, OtherOrigin, Response, json_response
 from tests.test_codon import optimise
 from tests.test_mfannotweb import mfannot
-from tests.test_reliability import _start, _stop_like_galaxy, _wait_for
 
 PREFIX = "/apps/mfannotweb"  # where the public MFannotWeb lives
 
@@ -60,12 +59,12 @@ def test_a_stopped_run_cancels_through_the_prefixed_cancel_link(
     prefixed.script = ["queued"] * 100_000
     prefixed.events_enabled = False
     args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
-    runner = _start([*args, "--poll-interval", "0.05"], mfannotweb_env(prefixed), workdir)
-    _wait_for(
+    runner = start_cli([*args, "--poll-interval", "0.05"], mfannotweb_env(prefixed), workdir)
+    wait_for(
         lambda: len(prefixed.requests_to("GET", f"{PREFIX}/api/v1/jobs/", prefix=True)) >= 3,
         "polling",
     )
-    _, stderr = _stop_like_galaxy(runner)
+    stderr = stop(runner)
     job_id = next(iter(prefixed.jobs))
     assert runner.returncode == 6, stderr
     assert f"mfannotweb: cancelled queued job {job_id}" in stderr

@@ -69,7 +69,9 @@ def test_fasta_reader(content: bytes) -> None:
     )
 )
 def test_replicon_table_reader(content: bytes) -> None:
-    result = outcome(lambda p: bakta.read_replicon_table(p, None, {"c1", "a", "b"}), content)
+    result = outcome(
+        lambda p: bakta.read_replicon_table(p, None, {"g.fasta": {"c1", "a", "b"}}), content
+    )
     assert isinstance(result, InputError) or result in ("TSV", "CSV")
 
 

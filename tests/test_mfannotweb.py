@@ -261,7 +261,8 @@ def test_waits_for_a_free_slot_instead_of_failing(
     keys = {
         r.headers["Idempotency-Key"] for r in mfannotweb_server.requests_to("POST", "/api/v1/jobs")
     }
-    assert len(keys) == 1 and len(mfannotweb_server.jobs) == 1
+    # each refused submit made no job, and the next one gets a new key (issue 19)
+    assert len(keys) == 3 and len(mfannotweb_server.jobs) == 1
 
 
 def _tamper(server: FakeMfannotWeb, files: dict[str, bytes]) -> None:
@@ -350,7 +351,8 @@ def test_unsafe_archives_are_refused(
 
 def test_cancel_and_usage_commands(mfannotweb_server: FakeMfannotWeb, workdir: Path) -> None:
     mfannotweb_server.script = ["queued"] * 100
-    first = mfannot(mfannotweb_server, workdir, "--timeout", "1")
+    # With a job file, a run that gives up keeps its queued job (without: it is cancelled).
+    first = mfannot(mfannotweb_server, workdir, "--timeout", "1", "--job-file", "job.json")
     assert first.returncode == 5
     job_id = next(iter(mfannotweb_server.jobs))
     usage = run_cli(["mfannotweb", "usage"], mfannotweb_env(mfannotweb_server))

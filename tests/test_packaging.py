@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import fnmatch
+import glob
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -94,3 +96,35 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
 def test_test_data_stays_small() -> None:
     total = sum(p.stat().st_size for p in (ROOT / "test-data").rglob("*") if p.is_file())
     assert total < 1_000_000
+
+
+RUNNER_FILES = sorted(
+    str(p.relative_to(ROOT))
+    for p in (ROOT / "lib" / "remote_jobs").rglob("*")
+    if p.is_file() and "__pycache__" not in p.parts
+)
+
+
+def test_the_whole_runner_ships_with_every_tool_and_pulsar_stages_it() -> None:
+    """Subpackages too (lib/remote_jobs/bakta/): planemo expands .shed.yml's includes with
+    glob.glob, whose * stays in one folder; Galaxy matches <required_files> with fnmatch."""
+    assert "lib/remote_jobs/bakta/flow.py" in RUNNER_FILES
+    shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
+    for path in TOOLS:
+        includes = shed["repositories"][path.stem]["include"]
+        patterns = [i["source"] if isinstance(i, dict) else i for i in includes]
+        shipped = {
+            str(Path(found).relative_to(ROOT))
+            for pattern in patterns
+            for found in glob.glob(str(ROOT / pattern))
+        }
+        assert set(RUNNER_FILES) <= shipped, (path.stem, sorted(set(RUNNER_FILES) - shipped))
+    # Both required_files macros (with and without the recordings) stage the runner_files.
+    for required in MACROS.iter("required_files"):
+        assert [e.get("macro") for e in required.iter("expand")] == ["runner_files"]
+    (runner,) = (xml for xml in MACROS.iter("xml") if xml.get("name") == "runner_files")
+    staged = [(i.get("type"), i.get("path", "")) for i in runner.iter("include")]
+    for name in RUNNER_FILES:
+        assert any(
+            fnmatch.fnmatch(name, path) if kind == "glob" else name == path for kind, path in staged
+        ), name

@@ -10,9 +10,7 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
+import threading
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,12 +20,14 @@ import pytest
 from remote_jobs.errors import Interrupted
 from tests.conftest import (
     PASSWORD,
-    ROOT,
     TOKEN,
     USERNAME,
     bakta_env,
     mfannotweb_env,
     run_cli,
+    start_cli,
+    stop,
+    wait_for,
 )
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
@@ -180,10 +180,10 @@ def test_an_expired_upload_link_fails_with_the_storage_services_words(
     )
     bakta_server.faults.append(Fault("PUT", "/bakta-web/jobs/", expired))
     result = annotate(bakta_server, workdir)
-    job = next(iter(bakta_server.jobs.values()))
+    (job_id,) = bakta_server.deleted  # the job the upload was for does not stay behind
     assert result.returncode == 3
     assert result.stderr.strip().splitlines()[-1].endswith("fastadata.fasta: Request has expired")
-    assert f"bakta job {job.id}" in result.stderr
+    assert f"bakta job {job_id}" in result.stderr
     assert "X-Amz-Signature" not in result.stderr  # the presigned query is never shown
     assert not bakta_server.requests_to("POST", "/api/v1/job/start")
 
@@ -279,9 +279,11 @@ def test_waiting_for_a_slot_is_bounded_by_the_timeout(
     mfannotweb_server.in_flight_limit = 0
     result = mfannot(mfannotweb_server, workdir, "--timeout", "2")
     assert result.returncode == 5
+    # while it waits, or while it asks for the usage, whichever the deadline finds it doing
     assert (
-        result.stderr.strip().splitlines()[-1]
-        == "error: mfannotweb: gave up after --timeout 2 s: no free job slot"
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: mfannotweb: gave up after --timeout 2 s: ")
     )
     assert mfannotweb_server.jobs == {}
 
@@ -314,28 +316,6 @@ def test_a_bakta_start_whose_answer_is_lost_is_not_sent_twice(
     assert len(bakta_server.requests_to("POST", "/api/v1/job/init")) == 1
 
 
-def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "remote_jobs", *args],
-        env={**base, "PYTHONPATH": str(ROOT / "lib"), **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(condition, what: str, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.05)
-
-
 def test_killed_mid_poll_then_resumed_submits_nothing_new(workdir: Path) -> None:
     server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
     with server:
@@ -352,8 +332,8 @@ def test_killed_mid_poll_then_resumed_submits_nothing_new(workdir: Path) -> None
             "--format",
             "gff3",
         ]
-        runner = _start(args, bakta_env(server), workdir)
-        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        runner = start_cli(args, bakta_env(server), workdir)
+        wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
         runner.kill()  # SIGKILL: no chance to clean up
         runner.wait()
         job = next(iter(server.jobs.values()))
@@ -374,8 +354,8 @@ def _mfannot_runner(server: FakeMfannotWeb, workdir: Path, state: str, *extra: s
     server.script = [state] * 100_000
     server.events_enabled = False
     args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
-    runner = _start([*args, "--poll-interval", "0.05", *extra], mfannotweb_env(server), workdir)
-    _wait_for(lambda: len(server.requests_to("GET", "/api/v1/jobs/", prefix=True)) >= 3, "polling")
+    runner = start_cli([*args, "--poll-interval", "0.05", *extra], mfannotweb_env(server), workdir)
+    wait_for(lambda: len(server.requests_to("GET", "/api/v1/jobs/", prefix=True)) >= 3, "polling")
     return runner, next(iter(server.jobs))
 
 
@@ -383,7 +363,7 @@ def test_sigterm_cancels_a_queued_mfannotweb_job(
     mfannotweb_server: FakeMfannotWeb, workdir: Path
 ) -> None:
     runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "queued", "--job-file", "job.json")
-    _, stderr = _stop_like_galaxy(runner)
+    stderr = stop(runner)
     assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-2:] == [
         f"mfannotweb: cancelled queued job {job_id}",
@@ -399,7 +379,7 @@ def test_sigterm_on_a_running_mfannotweb_job_says_it_cannot_be_cancelled(
 ) -> None:
     # The job's own document offers no cancel link once it runs: none is sent.
     runner, job_id = _mfannot_runner(mfannotweb_server, workdir, "running")
-    _, stderr = _stop_like_galaxy(runner)
+    stderr = stop(runner)
     assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-2:] == [
         f"mfannotweb: could not cancel job {job_id}: the service offers no cancel for a running job",
@@ -416,12 +396,14 @@ def test_sigterm_after_the_job_started_unseen_gives_the_services_reason(
     mfannotweb_server.script = ["queued"] * 100
     mfannotweb_server.events_enabled = False
     args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
-    runner = _start([*args, "--poll-interval", "600"], mfannotweb_env(mfannotweb_server), workdir)
-    _wait_for(lambda: mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True), "a poll")
+    runner = start_cli(
+        [*args, "--poll-interval", "600"], mfannotweb_env(mfannotweb_server), workdir
+    )
+    wait_for(lambda: mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True), "a poll")
     job_id = next(iter(mfannotweb_server.jobs))
     mfannotweb_server.jobs[job_id].status = "running"
     mfannotweb_server.jobs[job_id].script = []
-    _, stderr = _stop_like_galaxy(runner)
+    stderr = stop(runner)
     assert runner.returncode == 6, stderr
     reason, last = stderr.strip().splitlines()[-2:]
     assert reason.startswith(f"mfannotweb: could not cancel job {job_id}: HTTP 409 ")
@@ -448,23 +430,9 @@ def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_mfannotweb_job(
     assert _job_file_records(workdir)["mfannot"]["id"] == job_id
 
 
-def _stop_like_galaxy(runner: subprocess.Popen[str]) -> tuple[str, str]:
-    """What Galaxy's local runner does to a deleted job: SIGTERM, and SIGKILL 1 s later.
-
-    (galaxy.jobs.runners.util.process_groups.kill_pg.) A runner that needs longer to
-    tidy up is killed half-way, so the exit code tells whether it finished in time.
-    """
-    runner.send_signal(signal.SIGTERM)
-    try:
-        return runner.communicate(timeout=1)
-    except subprocess.TimeoutExpired:
-        runner.kill()
-        return runner.communicate()
-
-
 def _bakta_runner(server: FakeBakta, workdir: Path, *genomes: str, job_file: bool = True):
     args = ["bakta", "annotate", *genomes, "--outdir", "out", "--poll-interval", "0.05"]
-    return _start(
+    return start_cli(
         args + (["--job-file", "job.json"] if job_file else []), bakta_env(server), workdir
     )
 
@@ -474,31 +442,27 @@ def _job_file_records(workdir: Path) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize(
-    ("stop", "job_file"),
+    ("sig", "job_file"),
     [(signal.SIGTERM, True), (signal.SIGINT, False)],
     ids=["SIGTERM", "Ctrl-C"],
 )
 def test_a_stopped_run_deletes_its_bakta_jobs(
-    workdir: Path, stop: signal.Signals, job_file: bool
+    workdir: Path, sig: signal.Signals, job_file: bool
 ) -> None:
     """Galaxy deleting the job, or Ctrl-C on a run that cannot be resumed."""
     (workdir / "second.fasta").write_bytes((workdir / "genome.fasta").read_bytes())
     server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
     with server:
         runner = _bakta_runner(server, workdir, "genome.fasta", "second.fasta", job_file=job_file)
-        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
         ids = {job.name: job.id for job in server.jobs.values()}
         secrets = {job.secret for job in server.jobs.values()}
-        if stop == signal.SIGTERM:
-            _, stderr = _stop_like_galaxy(runner)
-        else:
-            runner.send_signal(stop)
-            _, stderr = runner.communicate(timeout=10)
+        stderr = stop(runner, sig)
     assert runner.returncode == 6, stderr
     assert stderr.strip().splitlines()[-3:] == [
         f"bakta: genome: deleted job {ids['genome']}",
         f"bakta: second: deleted job {ids['second']}",
-        f"error: remote-jobs: stopped by {stop.name}{Interrupted.CAUSES.get(stop.name, '')}",
+        f"error: remote-jobs: stopped by {sig.name}{Interrupted.CAUSES.get(sig.name, '')}",
     ]
     assert server.jobs == {} and sorted(server.deleted) == sorted(ids.values())
     assert not any(secret in stderr for secret in secrets)
@@ -511,7 +475,7 @@ def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_bakta_job_for_a_rerun(workdir
     server = FakeBakta(script=["INIT"] + ["RUNNING"] * 100_000)
     with server:
         runner = _bakta_runner(server, workdir, "genome.fasta")
-        _wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
+        wait_for(lambda: len(server.requests_to("POST", LIST)) >= 3, "polling")
         runner.send_signal(signal.SIGINT)
         _, stderr = runner.communicate(timeout=10)
         job = next(iter(server.jobs.values()))
@@ -528,20 +492,27 @@ def test_ctrl_c_on_a_run_with_a_job_file_keeps_the_bakta_job_for_a_rerun(workdir
     assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
 
 
-def test_a_delete_that_gets_no_answer_does_not_outlast_galaxys_grace_period(
+def test_a_delete_that_gets_no_answer_does_not_hold_the_runner(
     bakta_server: FakeBakta, workdir: Path
 ) -> None:
     bakta_server.script = ["INIT"] + ["RUNNING"] * 100_000
-    hung = Response(200, b"", delay=30)
+    held = threading.Event()
+    hung = Response(200, b"", hold=held)
     bakta_server.faults.append(Fault("DELETE", "/api/v1/job/delete", hung, times=10))
-    runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
-    _wait_for(lambda: len(bakta_server.requests_to("POST", LIST)) >= 3, "polling")
-    _, stderr = _stop_like_galaxy(runner)
+    try:
+        runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
+        wait_for(lambda: len(bakta_server.requests_to("POST", LIST)) >= 3, "polling")
+        stderr = stop(runner)
+        wait_for(lambda: bakta_server.requests_to("DELETE", "/api/v1/job/delete"), "the DELETE")
+        unanswered = bakta_server.serving[("DELETE", "/api/v1/job/delete")]
+    finally:
+        held.set()
     job = next(iter(bakta_server.jobs.values()))
-    assert runner.returncode == 6, stderr  # not -9: it ended before Galaxy's SIGKILL
+    assert runner.returncode == 6, stderr
+    assert unanswered == 1  # the runner ended by itself while its DELETE waited for an answer
     lines = stderr.strip().splitlines()
-    assert lines[-2].startswith(f"bakta: genome: could not delete job {job.id}: ")
-    assert "did not answer in time" in lines[-2] and job.secret not in stderr
+    assert lines[-2] == f"bakta: genome: could not delete job {job.id}: no answer within 0.6 s"
+    assert job.secret not in stderr
     assert (
         lines[-1]
         == "error: remote-jobs: stopped by SIGTERM (the Galaxy job was deleted, or Galaxy was stopped)"
@@ -556,10 +527,10 @@ def test_sigterm_during_a_bakta_download_leaves_nothing_that_looks_complete(
     slow = Response(200, b"##gff-version 3\n", delay=30)
     bakta_server.faults.append(Fault("GET", "/bakta-web/jobs/", slow, times=100))
     runner = _bakta_runner(bakta_server, workdir, "genome.fasta")
-    _wait_for(
+    wait_for(
         lambda: bakta_server.requests_to("GET", "/bakta-web/jobs/", prefix=True), "downloading"
     )
-    _, stderr = _stop_like_galaxy(runner)
+    stderr = stop(runner)
     assert runner.returncode == 6, stderr
     assert (
         stderr.strip().splitlines()[-1]
@@ -598,7 +569,7 @@ def test_secrets_never_reach_output_job_file_or_cassette(
 
 
 def _peak_rss_mb(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float]:
-    runner = _start(args, env, cwd)
+    runner = start_cli(args, env, cwd)
     _, status, usage = os.wait4(runner.pid, 0)  # the rusage of this child alone
     runner.returncode = os.waitstatus_to_exitcode(status)
     return runner.returncode, usage.ru_maxrss / 1024

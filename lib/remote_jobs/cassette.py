@@ -21,21 +21,55 @@ from .errors import InputError, NetworkError
 REDACTED = "REDACTED"
 SECRET_KEYS = frozenset({"secret", "token", "plaintext", "password", "access_token"})
 SECRET_QUERY = ("username", "password", "secret", "X-Amz-Signature", "X-Amz-Credential")
-SECRET_HEADERS = ("authorization", "cookie", "set-cookie", "x-amz-security-token")
-_PRESIGNED = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\"\s]+")
+# Headers whose value is a secret, whatever their case, in requests and responses alike.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-amz-security-token"}
+)
+_PRESIGNED = re.compile(
+    r"(X-Amz-(?:Signature|Credential|Security-Token)(?:=|%3D))[^&\"\s\\]+", re.IGNORECASE
+)
+
+
+def _forms(char: str) -> str:
+    """A regular expression for one character of a secret in any form a JSON body or a URL
+    may give it: itself, a JSON escape (\\u0041, a surrogate pair beyond U+FFFF, \\/, \\"),
+    percent-encoding (either case), a `+` for a space."""
+    code = ord(char)
+    units = (
+        [code] if code < 0x10000 else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + (code & 0x3FF)]
+    )
+    forms = [re.escape(char)]
+    forms.append("(?i:" + "".join(rf"\\u{unit:04x}" for unit in units) + ")")
+    forms.append("(?i:" + "".join(f"%{byte:02x}" for byte in char.encode()) + ")")
+    if char in '/"\\':
+        forms.append(re.escape("\\" + char))
+    if char == " ":
+        forms.append(r"\+")
+    return "(?:" + "|".join(forms) + ")"
 
 
 class Scrubber:
-    """Replaces known secrets, and secrets learned from responses, by REDACTED."""
+    """Replaces known secrets, and secrets learned from responses, by REDACTED: in every
+    header (the secret ones wholly, whatever their case), in URLs and in bodies, in each form
+    JSON or a URL may encode them."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = {s for s in secrets if s}
+        self.secrets: set[str] = set()
+        self._patterns: list[re.Pattern[str]] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        if secret and secret != REDACTED and secret not in self.secrets:
+            self.secrets.add(secret)
+            longest_first = sorted(self.secrets, key=len, reverse=True)
+            self._patterns = [re.compile("".join(map(_forms, s))) for s in longest_first]
 
     def learn(self, document: Any) -> None:
         if isinstance(document, dict):
             for key, value in document.items():
-                if key in SECRET_KEYS and isinstance(value, str) and value != REDACTED:
-                    self.secrets.add(value)
+                if key in SECRET_KEYS and isinstance(value, str):
+                    self.add(value)
                 else:
                     self.learn(value)
         elif isinstance(document, list):
@@ -43,8 +77,8 @@ class Scrubber:
                 self.learn(item)
 
     def text(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
         return _PRESIGNED.sub(rf"\g<1>{REDACTED}", text)
 
     def body(self, body: Any) -> Any:
@@ -60,14 +94,23 @@ class Scrubber:
     def request(self, request: Any) -> Any:
         request.uri = self.text(request.uri)
         request.body = self.body(_raw_body(request))
-        return request
+        return request  # its secret headers: vcrpy's filter_headers, whatever their case
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
         raw = response["body"]["string"]
         with contextlib.suppress(ValueError):
             self.learn(json.loads(raw))
-        response["body"]["string"] = self.body(raw)
-        response["headers"].pop("Set-Cookie", None)
+        body = self.body(raw)
+        headers: dict[str, Any] = response["headers"]
+        for name in list(headers):
+            values = headers[name] if isinstance(headers[name], list) else [headers[name]]
+            if name.lower() == "set-cookie":
+                del headers[name]  # a replay needs no cookie
+            elif name.lower() in SECRET_HEADERS:
+                headers[name] = [REDACTED]
+            else:
+                headers[name] = [self.text(str(value)) for value in values]
+        response["body"]["string"] = body
         return response
 
 
@@ -115,7 +158,7 @@ def cassette(
     recorder = vcr.VCR(
         record_mode="none" if replay else "all",
         match_on=["method", "scheme", "host", "port", "path", "query", "json_or_raw_body"],
-        filter_headers=[(h, REDACTED) for h in SECRET_HEADERS],
+        filter_headers=[(h, REDACTED) for h in sorted(SECRET_HEADERS)],
         filter_query_parameters=[(q, REDACTED) for q in SECRET_QUERY],
         before_record_request=scrubber.request,
         before_record_response=scrubber.response,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -44,6 +45,9 @@ class RemoteJobsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except Interrupted as stop:
+            click.echo(f"error: {stop}", err=True)
+            ctx.exit(stop.exit_code)
         except RemoteJobsError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -85,7 +89,6 @@ class Run:
 
     waiter: Waiter
     progress: Progress
-    http_timeout: float
 
 
 @contextmanager
@@ -93,29 +96,51 @@ def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator
     """Cassette, waiting and progress for one command."""
     with cassette(settings.cassettes.record, settings.cassettes.replay, secrets) as replaying:
         waiter = Waiter(
-            timeout=settings.timeout,
+            deadline=settings.deadline,
             poll_interval=0.0 if replaying else settings.poll_interval,
             sleep=(lambda seconds: None) if replaying else time.sleep,
         )
-        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)), settings.http_timeout)
+        yield Run(waiter, Progress(lambda line: click.echo(line, err=True)))
 
 
 def _http(
     service: str,
     base_url: str,
     bearer: str | None = None,
-    read_timeout: float = 60.0,
+    settings: RunSettings | None = None,
     setting: str | None = None,
 ) -> HttpClient:
     """The HTTP layer, imported here: `--help` and bad input need not pay for requests.
-    `setting`: the variable that holds `base_url`, named in the advice of network errors."""
-    from .http import HttpClient
 
-    return HttpClient(service, base_url, bearer=bearer, read_timeout=read_timeout, setting=setting)
+    With a run's `settings`: its --http-timeout, and its --timeout over every request, retry
+    and wait. `setting`: the variable that holds `base_url`, named in the advice of network
+    errors."""
+    from .http import READ_TIMEOUT, HttpClient
+
+    read_timeout = settings.http_timeout if settings else READ_TIMEOUT
+    deadline = settings.deadline if settings else None
+    return HttpClient(
+        service,
+        base_url,
+        bearer=bearer,
+        read_timeout=read_timeout,
+        deadline=deadline,
+        setting=setting,
+    )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("remote-jobs", signal.Signals(signum).name)
+class _Stop:
+    """The SIGTERM and SIGINT handler: the first signal interrupts the run wherever it is
+    (Interrupted); later ones are ignored, so that they cannot cut short the cleanup the first
+    one started (deleting the remote jobs, within its own deadline)."""
+
+    stopping = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise Interrupted(signal.Signals(signum).name, time.monotonic())
 
 
 @click.group(cls=RemoteJobsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,13 +160,13 @@ def bakta_group() -> None:
     """Bacterial genome annotation with the Bakta web API (BAKTA_API_URL)."""
 
 
-def _bakta_service(http_timeout: float = 60.0) -> bakta.Service:
+def _bakta_service(settings: RunSettings) -> bakta.Service:
     """The Bakta deployment behind BAKTA_API_URL; whether it has v2 is asked when needed."""
     url = env_url("BAKTA_API_URL", bakta.DEFAULT_URL, bakta.SERVICE)
     setting = "BAKTA_API_URL"
-    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, read_timeout=http_timeout, setting=setting))
+    v1 = bakta.BaktaClient(_http(bakta.SERVICE, url, settings=settings, setting=setting))
     v2 = bakta.BaktaV2Client(
-        _http(bakta.SERVICE, bakta.v2_url(url), read_timeout=http_timeout, setting=setting)
+        _http(bakta.SERVICE, bakta.v2_url(url), settings=settings, setting=setting)
     )
     return bakta.Service(v1, v2)
 
@@ -180,7 +205,10 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @outdir_option
 @click.option("--prodigal-tf", type=existing_file, help="Prodigal training file.")
 @click.option(
-    "--replicons", type=existing_file, help="Replicon table (Bakta's TSV or CSV columns)."
+    "--replicons",
+    type=existing_file,
+    help="Replicon table (Bakta's TSV or CSV columns); it goes with every genome, so each row"
+    " must name a sequence of each.",
 )
 @click.option(
     "--replicon-table-type",
@@ -314,7 +342,7 @@ def bakta_annotate(
         )
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.annotate(
-            _bakta_service(remote.http_timeout),
+            _bakta_service(run),
             list(genomes),
             options,
             outdir,
@@ -349,7 +377,7 @@ def _run_workflow(
         )
         outdir.mkdir(parents=True, exist_ok=True)
         folders = bakta.run_workflow(
-            _bakta_service(remote.http_timeout),
+            _bakta_service(run),
             kind,
             list(inputs),
             outdir,
@@ -403,8 +431,8 @@ def bakta_baktfold(
 @run_options
 def bakta_version(run: RunSettings) -> None:
     """Print the service's versions: Bakta, its database and the backend (v2: and Baktfold)."""
-    with remote_run(run) as remote:
-        service = _bakta_service(remote.http_timeout)
+    with remote_run(run):
+        service = _bakta_service(run)
         if service.v2 is not None:
             version = service.v2.version()
             keys: tuple[str, ...] = bakta.V2_VERSION_KEYS
@@ -418,12 +446,10 @@ def bakta_version(run: RunSettings) -> None:
 # ---------------------------------------------------------------- MFannotWeb
 
 
-def _mfannotweb(http_timeout: float = 60.0) -> mfannotweb.MfannotWebClient:
+def _mfannotweb(settings: RunSettings | None = None) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
     token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
-    http = _http(
-        mfannotweb.SERVICE, url, bearer=token, read_timeout=http_timeout, setting="MFANNOTWEB_URL"
-    )
+    http = _http(mfannotweb.SERVICE, url, bearer=token, settings=settings, setting="MFANNOTWEB_URL")
     return mfannotweb.MfannotWebClient(http)
 
 
@@ -436,7 +462,7 @@ def _mfannotweb_run(
     expect: tuple[str, ...],
     settings: RunSettings,
 ) -> None:
-    client = _mfannotweb(settings.http_timeout)
+    client = _mfannotweb(settings)
     with remote_run(settings, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
         jobfile = JobFile(
             settings.job_file,
@@ -553,12 +579,12 @@ def mfannotweb_cancel(job_id: str, cassettes: Cassettes) -> None:
 # ---------------------------------------------------------------- codon optimisation
 
 
-def _codon(http_timeout: float = 60.0) -> codon.CodonClient:
+def _codon(settings: RunSettings) -> codon.CodonClient:
     url = env_url("CODON_API_URL", None, codon.SERVICE)
     username = env_secret("CODON_USERNAME", codon.SERVICE)
     password = env_secret("CODON_PASSWORD", codon.SERVICE)
     return codon.CodonClient(
-        _http(codon.SERVICE, url, read_timeout=http_timeout, setting="CODON_API_URL"),
+        _http(codon.SERVICE, url, settings=settings, setting="CODON_API_URL"),
         username,
         password,
     )
@@ -611,8 +637,11 @@ def codon_optimise(
     run: RunSettings,
 ) -> None:
     """Optimise a coding sequence; writes NAME.fasta, NAME.scores.tsv and NAME.json."""
+    codon.check_name(name)
     specs = [codon.FitnessSpec.parse(text) for text in fitness]
-    client = _codon(run.http_timeout)
+    if run.job_file is not None:  # the fitness list comes first: the job file is checked before
+        JobFile.check(run.job_file, codon.SERVICE)
+    client = _codon(run)
     with remote_run(run, secrets=_codon_secrets()) as remote:
         fitness_list = codon.resolve_fitness(specs, client.fitness())
         payload = codon.build_payload(
@@ -730,6 +759,25 @@ def check_command(services: tuple[str, ...], http_timeout: float) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    sys.exit(cli.main(prog_name="remote-jobs", standalone_mode=True))
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        sys.exit(cli.main(prog_name="remote-jobs", standalone_mode=True))
+    except Interrupted as interrupted:  # before or after a command ran: nothing to clean up
+        click.echo(f"error: {interrupted}", err=True)
+        _end_now(interrupted.exit_code)
+    except SystemExit as end:
+        if stop.stopping:
+            _end_now(end.code if isinstance(end.code, int) else 1)
+        raise
+
+
+def _end_now(code: int) -> None:
+    """A stopped run has said all it has to say: it ends now, without the interpreter's
+    teardown (a tenth of a second of Galaxy's one, or a hang on a thread still waiting for a
+    DELETE's answer)."""
+    with contextlib.suppress(OSError):  # a reader that has gone
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AuthError, InputError, NetworkError, RemoteJobError
 from .fasta import ACGTU, read_fasta
 from .files import staged
-from .jobfile import JobFile
+from .jobfile import JobFile, recorded_job
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a se
 SERVICE = "codon"
 POLL = PollPolicy(initial=5.0, maximum=30.0)
 RUNNING = frozenset({"pending", "processing", "running"})
-NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # whole names only (fullmatch): no newline at the end
 GENE_OF_INTEREST = "gene_of_interest"
 
 
@@ -190,6 +191,12 @@ def load_components(path: Path) -> list[dict[str, str]]:
     return components
 
 
+def check_name(name: str) -> None:
+    """The job name also names the output files: nothing but letters, digits, '_', '.', '-'."""
+    if not NAME.fullmatch(name):
+        raise InputError(SERVICE, f"name {name!r}: use 1-100 letters, digits, '_', '.' or '-'")
+
+
 def build_payload(
     name: str,
     fitness: list[dict[str, Any]],
@@ -201,8 +208,7 @@ def build_payload(
     sequence_id: str | None = None,
 ) -> dict[str, Any]:
     """The /optimise request body from a FASTA file (one record, or the one named) or components."""
-    if not NAME.match(name):
-        raise InputError(SERVICE, f"name '{name}': use 1-100 letters, digits, '_', '.' or '-'")
+    check_name(name)
     if (sequence is None) == (components is None):
         raise InputError(SERVICE, "give exactly one of --sequence and --components")
     payload: dict[str, Any] = {"name": name, "fitness_list": fitness}
@@ -245,11 +251,8 @@ def optimise(
 ) -> list[Path]:
     """Submit (or re-attach), wait, and write NAME.fasta, NAME.scores.tsv and NAME.json."""
     name = str(payload["name"])
-    record = jobfile.get(name)
-    if record and record.get("id"):
-        job_id = str(record["id"])
-        progress.info(SERVICE, f"{name}: re-attached to job {job_id}")
-    else:
+    job_id = recorded_job(jobfile, name, _known(client), progress)
+    if job_id is None:
         job_id = client.submit(payload)
         jobfile.put(name, {"id": job_id})
         progress.info(SERVICE, f"{name}: submitted as job {job_id}")
@@ -267,6 +270,16 @@ def optimise(
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
     return write_outputs(result, name, outdir)
+
+
+def _known(client: CodonClient) -> Callable[[str], str]:
+    """A job id, once the service answers for it (a 404 when it no longer knows it)."""
+
+    def look(job_id: str) -> str:
+        client.status([job_id])
+        return job_id
+
+    return look
 
 
 def _failure_words(client: CodonClient, job_id: str) -> str:

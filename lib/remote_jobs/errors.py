@@ -55,8 +55,22 @@ class NetworkError(RemoteJobsError):
     exit_code = 5
 
 
-class Interrupted(RemoteJobsError):
-    """SIGTERM or SIGINT: Galaxy deleted the job or the user pressed Ctrl-C."""
+# Galaxy sends SIGKILL about one second after SIGTERM (its local runner's kill_pg): a stopped
+# run's last requests (deleting or cancelling its remote jobs) all go out at once and get this
+# long, counted from the signal, whatever their number.
+STOP_GRACE = 0.6
+# After a failure, the run's jobs are deleted (or cancelled) the same way, with longer to answer.
+FAILURE_GRACE = 5.0
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT: Galaxy deleted the job or the user pressed Ctrl-C.
+
+    Not a RemoteJobsError, nor even an Exception: like KeyboardInterrupt, no
+    `except RemoteJobsError` or `except Exception` can swallow it, wherever it is raised
+    (the signal handler raises it at whatever line runs). The CLI ends the run with it:
+    exit code 6 and one line.
+    """
 
     exit_code = 6
 
@@ -66,9 +80,18 @@ class Interrupted(RemoteJobsError):
         "SIGTERM": " (the Galaxy job was deleted, or Galaxy was stopped)"
     }
 
-    def __init__(self, service: str, signal_name: str) -> None:
-        super().__init__(service, f"stopped by {signal_name}{self.CAUSES.get(signal_name, '')}")
+    def __init__(self, signal_name: str, at: float) -> None:
+        super().__init__(signal_name)
         self.signal_name = signal_name
+        self.at = at  # time.monotonic() when the signal came
+
+    def __str__(self) -> str:
+        return f"remote-jobs: stopped by {self.signal_name}{self.CAUSES.get(self.signal_name, '')}"
+
+    @property
+    def cleanup_until(self) -> float:
+        """When (time.monotonic()) the run's last requests must have been answered or given up."""
+        return self.at + STOP_GRACE
 
     def keeps_remote_jobs(self, resumable: bool) -> bool:
         """Whether the remote jobs should outlive this run.

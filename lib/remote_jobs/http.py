@@ -11,29 +11,28 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ProxyError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ProxyError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__, network
 from .errors import AuthError, NetworkError, RemoteJobError, RemoteJobsError
+from .polling import Deadline
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 RETRIES = 5
 BACKOFF = 0.5  # seconds; doubles with every retry
 MAX_RETRY_AFTER = 300.0  # never sleep longer than this on a server's Retry-After
-# (connect, read) for the one request a stopped run still sends: Galaxy's local runner
-# sends SIGKILL one second after SIGTERM.
-EXIT_TIMEOUT = (0.3, 0.5)
 DOWNLOAD_ATTEMPTS = 3  # urllib3 cannot retry a body that breaks mid-stream; we restart it
 CHUNK = 1 << 20
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -41,11 +40,36 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = f"remote-jobs/{__version__} (Galaxy remote job runner)"
 
 
-class _CappedRetry(Retry):
-    """urllib3's Retry, but a hostile or confused Retry-After cannot park us for hours."""
+class _Refusals:
+    """What the retries of one client's current request gave up waiting for (see _RunRetry)."""
+
+    def __init__(self) -> None:
+        self.wait: float | None = None  # seconds the next retry would have waited
+
+
+class _RunRetry(Retry):
+    """urllib3's Retry (its counts, backoff and Retry-After), within the run's --timeout.
+
+    A Retry-After that urllib3 cannot read (neither seconds nor an HTTP date: "1.5") counts
+    as absent, and the backoff applies: urllib3 would raise InvalidHeader. A hostile or
+    confused one cannot park us for hours (MAX_RETRY_AFTER). And no retry is made whose wait,
+    the server's or the backoff's, would end past the deadline: the request ends with what it
+    got last, and `refusals` says so.
+    """
+
+    deadline: Deadline | None = None
+    refusals: _Refusals | None = None
+
+    def new(self, **kw: Any) -> _RunRetry:
+        retry = super().new(**kw)
+        retry.deadline, retry.refusals = self.deadline, self.refusals
+        return retry
 
     def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
     def _is_connection_error(self, err: Exception) -> bool:
@@ -55,6 +79,30 @@ class _CappedRetry(Retry):
         if isinstance(err, ProxyError) and network.tunnel_status(err) in RETRY_STATUSES:
             return True
         return super()._is_connection_error(err)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _RunRetry:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.deadline is None:
+            return retry
+        wait = None
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+        if wait is None:
+            wait = retry.get_backoff_time()
+        if self.deadline.remaining() <= wait:
+            if self.refusals is not None:
+                self.refusals.wait = wait
+            reason = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
+            raise MaxRetryError(_pool, url or "", reason)  # urllib3: the last answer stands
+        return retry
 
 
 def redact_url(url: str) -> str:
@@ -120,6 +168,44 @@ def server_words(response: requests.Response) -> str:
     return json.dumps(body)[:300]
 
 
+K = TypeVar("K")
+
+
+def at_once(calls: Mapping[K, Callable[[], object]], until: float) -> dict[K, str | None]:
+    """Make the last calls of a run that is ending (deleting or cancelling its remote jobs) all
+    at once, each in a thread of its own, and wait for them until `until` (time.monotonic())
+    at the latest, however many they are.
+
+    Returns, per call, None when it succeeded, else why not in a few words. A call still
+    waiting for its answer then is left behind: its thread is a daemon, which ends with the
+    process, so a server that does not answer cannot hold the run (Galaxy sends SIGKILL one
+    second after SIGTERM). Written here because requests has no concurrency of its own and
+    concurrent.futures' threads are not daemons: the interpreter would wait for them at exit.
+    """
+    started = time.monotonic()
+    outcomes: dict[K, str | None] = {}
+
+    def call(key: K, function: Callable[[], object]) -> None:
+        try:
+            function()
+            outcomes[key] = None
+        except RemoteJobsError as exc:
+            outcomes[key] = exc.message
+        except Exception as exc:  # an answer shaped unlike the docs: say so, end the run anyway
+            outcomes[key] = f"{type(exc).__name__}: {exc}"
+
+    threads = [
+        threading.Thread(target=call, args=(key, function), daemon=True, name="last-call")
+        for key, function in calls.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, until - time.monotonic()))
+    unanswered = f"no answer within {max(0.0, until - started):.1f} s"
+    return {key: outcomes.get(key, unanswered) for key in calls}
+
+
 class HttpClient:
     """A requests session per service with time-outs and urllib3 retries.
 
@@ -143,6 +229,7 @@ class HttpClient:
         read_timeout: float = READ_TIMEOUT,
         retries: int = RETRIES,
         backoff: float = BACKOFF,
+        deadline: Deadline | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -150,13 +237,14 @@ class HttpClient:
         self.setting = setting
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
         self.headers = {"User-Agent": USER_AGENT}
+        self.deadline = deadline  # --timeout: bounds every request, retry and wait
+        self._refusals = _Refusals()
         self._safe = self._session(retries, retries, backoff)
         self._unsafe = self._session(retries, 0, backoff)
-        self._once = requests.Session()  # no retries: see EXIT_TIMEOUT
 
     def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
         """`other` bounds retries after the request may have reached the server."""
-        retry = _CappedRetry(
+        retry = _RunRetry(
             total=connect + other,
             connect=connect,
             read=other,
@@ -169,6 +257,7 @@ class HttpClient:
             raise_on_status=False,
             raise_on_redirect=False,
         )
+        retry.deadline, retry.refusals = self.deadline, self._refusals
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(max_retries=retry)
         session.mount("http://", adapter)
@@ -199,25 +288,85 @@ class HttpClient:
         idempotent: bool | None = None,
         stream: bool = False,
         read_timeout: float | None = None,
-        before_exit: bool = False,
+        last_call_until: float | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         """Send one request; an HTTP error status becomes the matching RemoteJobsError.
 
-        `before_exit`: the run has been stopped; one short attempt, no retries.
+        Its time-outs, and its retries' waits, end at the run's deadline at the latest.
+        `last_call_until`: one of the last requests of a run that is ending (see `at_once`):
+        one attempt, no retries, given up at that time.monotonic(), whatever the deadline.
         """
         if idempotent is None:
             idempotent = method.upper() in IDEMPOTENT_METHODS
-        session = self._safe if idempotent else self._unsafe
         url = self.url(path)
         headers = self._headers(url, kwargs.pop("headers", {}))
-        timeout = (CONNECT_TIMEOUT, read_timeout) if read_timeout else self.timeout
-        if before_exit:
-            session, timeout = self._once, EXIT_TIMEOUT
+        what = f"{method} {redact_url(url)}"
+        if last_call_until is not None:
+            return self._last_call(method, url, headers, job, last_call_until, **kwargs)
+        connect, read = CONNECT_TIMEOUT, read_timeout or self.timeout[1]
+        if self.deadline is not None:
+            left = self.deadline.remaining()
+            if left <= 0:
+                raise NetworkError(self.service, self.deadline.gave_up(what), job)
+            connect, read = min(connect, left), min(read, left)
+        self._refusals.wait = None
+        session = self._safe if idempotent else self._unsafe
         try:
             response = session.request(
-                method, url, headers=headers, timeout=timeout, stream=stream, **kwargs
+                method, url, headers=headers, timeout=(connect, read), stream=stream, **kwargs
             )
+        except requests.RequestException as exc:
+            if (
+                isinstance(exc, requests.Timeout)
+                and self.deadline
+                and self.deadline.remaining() <= 0
+            ):
+                words = self.deadline.gave_up(what)  # its time-out was the deadline's
+            else:
+                words = self._within_timeout(f"{what}: {self.describe(exc, url)}")
+            raise NetworkError(self.service, words, job) from None
+        if response.status_code >= 400:
+            error = self.error_for(response, job)
+            if self._out_of_time():
+                asked = response.headers.get("Retry-After")
+                words = error.message + (f" (Retry-After: {asked})" if asked else "")
+                raise type(error)(
+                    self.service,
+                    self._within_timeout(words),
+                    job,
+                    status=error.status,
+                    code=error.code,
+                )
+            raise error
+        return response
+
+    def _out_of_time(self) -> bool:
+        """Whether the last request ended for the deadline (a retry not made, a time-out)."""
+        if self.deadline is None:
+            return False
+        return self._refusals.wait is not None or self.deadline.remaining() <= 0
+
+    def _within_timeout(self, words: str) -> str:
+        return self.deadline.gave_up(words) if self.deadline and self._out_of_time() else words
+
+    def _last_call(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        job: str | None,
+        until: float,
+        **kwargs: Any,
+    ) -> requests.Response:
+        # at_once gives up on the answer at `until`; the socket waits a little longer, so
+        # that a server that does not answer is always told so alike.
+        left = max(0.05, until - time.monotonic()) + 0.5
+        try:
+            # A session of its own: the last calls go out at once, from threads.
+            with requests.Session() as once:
+                timeout = (min(CONNECT_TIMEOUT, left), left)
+                response = once.request(method, url, headers=headers, timeout=timeout, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(
                 self.service, f"{method} {redact_url(url)}: {self.describe(exc, url)}", job
@@ -288,7 +437,11 @@ class HttpClient:
         last_error: RemoteJobsError | None = None
         for attempt in range(DOWNLOAD_ATTEMPTS):
             if attempt:
-                time.sleep(BACKOFF * 2**attempt)
+                pause = BACKOFF * 2**attempt
+                if self.deadline is not None and self.deadline.remaining() <= pause:
+                    assert last_error is not None
+                    raise NetworkError(self.service, self.deadline.gave_up(last_error.message), job)
+                time.sleep(pause)
             try:
                 with self.request("GET", path, job=job, stream=True, headers=headers or {}) as resp:
                     # Hash only when there is a checksum to compare: it costs a third of the speed.
@@ -296,6 +449,12 @@ class HttpClient:
                     written = 0
                     with open(part, "wb") as out:
                         for chunk in resp.iter_content(CHUNK):
+                            if self.deadline is not None and self.deadline.remaining() <= 0:
+                                raise NetworkError(
+                                    self.service,
+                                    self.deadline.gave_up(f"downloading {dest.name}"),
+                                    job,
+                                )
                             out.write(chunk)
                             if digest is not None:
                                 digest.update(chunk)
@@ -314,8 +473,13 @@ class HttpClient:
                 return dest
             except requests.RequestException as exc:
                 why = self.describe(exc, self.url(path))
-                last_error = NetworkError(self.service, f"downloading {dest.name}: {why}", job)
+                words = self._within_timeout(f"downloading {dest.name}: {why}")
+                last_error = NetworkError(self.service, words, job)
+                if self._out_of_time():
+                    raise last_error from None
             except NetworkError as exc:
+                if self._out_of_time():
+                    raise
                 last_error = exc
             finally:
                 part.unlink(missing_ok=True)

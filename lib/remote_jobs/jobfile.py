@@ -12,9 +12,18 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import InputError
+from .errors import InputError, RemoteJobError
+from .polling import Progress
+
+
+class JobFileError(InputError):
+    """The job file cannot be used: not the runner's, or it cannot be read or written.
+
+    Checked before anything is sent; should writing it fail later (a full disk), the run's
+    remote jobs are deleted, since nothing would remember them for a rerun.
+    """
 
 
 class JobFile:
@@ -23,24 +32,58 @@ class JobFile:
     def __init__(self, path: Path | None, service: str, fingerprint: Callable[[], str]) -> None:
         self.path = path
         self.service = service
-        # Reading every input again costs time: only a job file needs the fingerprint.
-        self.fingerprint = fingerprint() if path is not None else ""
         self.jobs: dict[str, dict[str, Any]] = {}
-        if path is not None and path.exists() and path.stat().st_size > 0:
-            self._load(path)
-
-    def _load(self, path: Path) -> None:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(self.service, f"cannot read job file {path}: {exc}") from None
-        if data.get("service") != self.service or data.get("fingerprint") != self.fingerprint:
-            raise InputError(
-                self.service,
+        self.fingerprint = ""
+        if path is None:
+            return
+        document = self.check(path, service)
+        # Reading every input again costs time: only a job file needs the fingerprint.
+        self.fingerprint = fingerprint()
+        if document is None:
+            return
+        if document["service"] != service or document["fingerprint"] != self.fingerprint:
+            raise JobFileError(
+                service,
                 f"job file {path} belongs to another run (different service, inputs or options);"
                 " remove it or use another --job-file",
             )
-        self.jobs = data.get("jobs", {})
+        self.jobs = document["jobs"]
+
+    @staticmethod
+    def check(path: Path, service: str) -> dict[str, Any] | None:
+        """Before anything is sent: the job file's folder exists and takes files, and an
+        existing job file is one of the runner's. Returns its document (None: a new file)."""
+        where = path.parent if str(path.parent) else Path(".")
+        if path.is_dir():
+            raise JobFileError(service, f"job file {path} is a folder")
+        if not where.is_dir():
+            raise JobFileError(service, f"the folder of job file {path} does not exist")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=where)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise JobFileError(service, f"cannot write job file {path}: {exc.strerror}") from None
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise JobFileError(service, f"cannot read job file {path}: {exc}") from None
+        jobs = document.get("jobs") if isinstance(document, dict) else None
+        if not (
+            isinstance(document, dict)
+            and isinstance(document.get("service"), str)
+            and isinstance(document.get("fingerprint"), str)
+            and isinstance(jobs, dict)
+            and all(isinstance(record, dict) for record in jobs.values())
+        ):
+            raise JobFileError(
+                service,
+                f"job file {path} is not a remote-jobs job file (a JSON object with service,"
+                " fingerprint and jobs); remove it or use another --job-file",
+            )
+        return document
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.jobs.get(name)
@@ -49,9 +92,9 @@ class JobFile:
         self.jobs[name] = record
         self.save()
 
-    def drop(self, name: str) -> None:
-        """Forget a remote job that no longer exists: running again submits a new one."""
-        if self.jobs.pop(name, None) is not None:
+    def drop(self, *names: str) -> None:
+        """Forget remote jobs that no longer exist: running again submits new ones."""
+        if [name for name in names if self.jobs.pop(name, None) is not None]:
             self.save()
 
     @property
@@ -63,15 +106,52 @@ class JobFile:
             return
         document = {"service": self.service, "fingerprint": self.fingerprint, "jobs": self.jobs}
         directory = self.path.parent if str(self.path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)  # mode 0600
         try:
-            with os.fdopen(fd, "w") as out:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)  # mode 0600
+        except OSError as exc:
+            raise JobFileError(
+                self.service, f"cannot write job file {self.path}: {exc.strerror}"
+            ) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(document, out, indent=2)
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise JobFileError(
+                self.service, f"cannot write job file {self.path}: {exc.strerror}"
+            ) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+T = TypeVar("T")
+
+
+def recorded_job(
+    jobfile: JobFile, name: str, look: Callable[[str], T], progress: Progress
+) -> T | None:
+    """The job the job file names under `name`, as `look(job_id)` finds it on the service.
+
+    None when there is none, or when the service answers 404 for it (expired, or purged):
+    then it is forgotten, and the caller submits afresh.
+    """
+    job_id = str((jobfile.get(name) or {}).get("id") or "")
+    if not job_id:
+        return None
+    try:
+        found = look(job_id)
+    except RemoteJobError as exc:
+        if exc.status != 404:
+            raise
+        jobfile.drop(name)
+        message = f"{name}: the service no longer knows job {job_id}; submitting it afresh"
+        progress.info(jobfile.service, message)
+        return None
+    progress.info(jobfile.service, f"{name}: re-attached to job {job_id}")
+    return found
 
 
 def fingerprint(*parts: object, files: tuple[Path | None, ...] = ()) -> str:

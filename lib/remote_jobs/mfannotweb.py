@@ -7,10 +7,13 @@ result archive, verify it against the SHA-256 manifest and extract it safely.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import stat
+import time
 import unicodedata
 import uuid
 import zipfile
@@ -19,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    FAILURE_GRACE,
     AuthError,
     InputError,
     Interrupted,
@@ -28,7 +32,7 @@ from .errors import (
 )
 from .fasta import ACGTUN, read_fasta
 from .files import STAGING, staged
-from .jobfile import JobFile
+from .jobfile import JobFile, JobFileError, recorded_job
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -113,13 +117,14 @@ class MfannotWebClient:
             return self._job_at("GET", job.links.get("self") or f"/jobs/{job.id}", job.id)
         return self._job_at("GET", f"/jobs/{job}", job)
 
-    def cancel(self, job: Job, *, before_exit: bool = False) -> None:
-        link = job.links.get("cancel")
+    def cancel(self, job: Job, *, until: float | None = None) -> None:
+        """Cancel a queued job; `until`: one of a run's last calls, given up then."""
+        link = job.links.get("cancel") if job.status == "queued" else None
         if link is None:
             raise RemoteJobError(
                 SERVICE, f"the service offers no cancel for a {job.status} job", job.id
             )
-        self.http.request("POST", link, job=job.id, idempotent=True, before_exit=before_exit)
+        self.http.request("POST", link, job=job.id, idempotent=True, last_call_until=until)
 
     def events(self, job: Job) -> requests.Response:
         return self.http.request(
@@ -199,23 +204,20 @@ def run(
     check_scopes(client, ("jobs:read",) if resuming else ("jobs:read", "jobs:write"), progress)
     check_gencode(client, gencode)
     models = order_models(client, rna) if kind == "rnaweasel" else []
-    if resuming:
-        job = client.job(str(record["id"]))
-        progress.info(SERVICE, f"{kind}: re-attached to job {job.id}")
-    else:
-        # The key is stored before the first attempt: even a restarted run cannot submit twice.
-        record = {"idempotency_key": record.get("idempotency_key") or str(uuid.uuid4())}
-        jobfile.put(kind, record)
+    job = recorded_job(jobfile, kind, client.job, progress) if resuming else None
+    if job is None:
         body = {
             "kind": kind,
             "gencode": gencode,
             "rna": models,
             "input_filename": fasta.name[:255],
-            "fasta": fasta.read_text(encoding="ascii"),
+            # UTF-8 (description lines may hold any text; read_fasta checked the rest); JSON
+            # carries it as it is.
+            "fasta": fasta.read_text(encoding="utf-8-sig"),
         }
-        job = _submit(client, body, record["idempotency_key"], waiter, progress)
-        jobfile.put(kind, {**record, "id": job.id})
+        job = _submit(client, kind, body, jobfile, waiter, progress)
     try:
+        jobfile.put(kind, {**(jobfile.get(kind) or {}), "id": job.id})
         _wait(client, kind, job, waiter, progress)
     except Interrupted as stop:
         if stop.keeps_remote_jobs(jobfile.resumable):
@@ -223,42 +225,73 @@ def run(
                 SERVICE, f"job {job.id} is kept; run again with the same --job-file to re-attach"
             )
         else:
-            _cancel_if_queued(client, kind, job, jobfile, progress)
+            _cancel_if_queued(client, kind, job, jobfile, progress, until=stop.cleanup_until)
+        raise
+    except Exception as failure:  # the run fails: a job still queued would run for nobody
+        kept = jobfile.resumable and not isinstance(failure, JobFileError)
+        if not kept and job.status == "queued":
+            until = time.monotonic() + FAILURE_GRACE
+            _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
         raise
     return fetch_results(client, job, outdir, waiter, expect)
 
 
 def _submit(
-    client: MfannotWebClient, body: dict[str, Any], key: str, waiter: Waiter, progress: Progress
+    client: MfannotWebClient,
+    kind: str,
+    body: dict[str, Any],
+    jobfile: JobFile,
+    waiter: Waiter,
+    progress: Progress,
 ) -> Job:
+    """Submit with an Idempotency-Key, on record before each attempt: a restarted run resends
+    the same key, and the server answers with the job it made for it instead of a second."""
+    key = str((jobfile.get(kind) or {}).get("idempotency_key") or uuid.uuid4())
+    refusals = 0
     while True:
+        jobfile.put(kind, {"idempotency_key": key})
         try:
             job = client.submit(body, key)
             progress.state(SERVICE, job.id, job.status)
-            return job
+            return job  # the caller puts it on record
         except RemoteJobsError as exc:
             if exc.code != "concurrency_limit_exceeded":
                 raise
+        # Refused: no job was made. A server may keep that answer for the key (the IETF
+        # Idempotency-Key draft allows caching errors): the next try gets a new key.
+        key = str(uuid.uuid4())
+        refusals += 1
         progress.info(SERVICE, "all your job slots are busy; waiting for a free one")
 
         def slot_free() -> bool:
             usage = client.usage()
             return int(usage["concurrent_in_flight"]) < int(usage["concurrent_limit"])
 
-        waiter.wait(SERVICE, SLOT_POLL, slot_free, "no free job slot")
+        # Refused again though the usage said a slot was free: wait a round before asking.
+        waiter.wait(SERVICE, SLOT_POLL, slot_free, "no free job slot", pause_first=refusals > 1)
 
 
 def _cancel_if_queued(
-    client: MfannotWebClient, kind: str, job: Job, jobfile: JobFile, progress: Progress
+    client: MfannotWebClient,
+    kind: str,
+    job: Job,
+    jobfile: JobFile,
+    progress: Progress,
+    *,
+    until: float,
 ) -> None:
-    """The run was stopped for good; the API can cancel a job only while it is queued."""
-    try:
-        client.cancel(job, before_exit=True)
-    except RemoteJobsError as exc:
-        progress.info(SERVICE, f"could not cancel job {job.id}: {exc.message}")
+    """The run ends for good; the API can cancel a job only while it is queued. One last call,
+    answered by `until` (time.monotonic()) or given up."""
+    from .http import at_once
+
+    why = at_once({job.id: functools.partial(client.cancel, job, until=until)}, until)[job.id]
+    if why is not None:
+        progress.info(SERVICE, f"could not cancel job {job.id}: {why}")
         return
-    jobfile.drop(kind)
     progress.info(SERVICE, f"cancelled queued job {job.id}")
+    # A job file that could not be written before cannot be now: the run says so already.
+    with contextlib.suppress(JobFileError):
+        jobfile.drop(kind)
 
 
 def _failure(client: MfannotWebClient, job: Job, fallback: str) -> RemoteJobError:
@@ -331,6 +364,7 @@ def _follow_events(client: MfannotWebClient, job: Job, waiter: Waiter, progress:
                     job.links.setdefault("download", link)
                 return True
             elif event == "error":
+                job.status = str(payload.get("status") or "failed")
                 raise _failure(client, job, str(payload.get("error_msg") or data))
     return False
 

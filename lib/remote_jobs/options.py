@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from .polling import Deadline
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -47,6 +49,7 @@ class RunSettings:
     poll_interval: float | None
     http_timeout: float
     cassettes: Cassettes
+    deadline: Deadline  # --timeout, counted from the command's start
 
 
 _record_cassette_option = click.option(
@@ -89,7 +92,8 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
         **kwargs: Any,
     ) -> Any:
         cassettes = Cassettes(record_cassette, replay_cassette)
-        run = RunSettings(job_file, timeout, poll_interval, http_timeout, cassettes)
+        deadline = Deadline.after(timeout)
+        run = RunSettings(job_file, timeout, poll_interval, http_timeout, cassettes, deadline)
         return function(*args, run=run, **kwargs)
 
     options = _compose(

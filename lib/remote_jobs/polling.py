@@ -23,30 +23,44 @@ class PollPolicy:
         return PollPolicy(seconds, seconds, 1.0)
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """--timeout: when the whole run gives up, waits asked for by a server included."""
+
+    seconds: float
+    at: float  # time.monotonic()
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def gave_up(self, what: str) -> str:
+        return f"gave up after --timeout {self.seconds:g} s: {what}"
+
+
 class Waiter:
     """Sleeps between polls with a growing interval, and enforces the overall --timeout."""
 
     def __init__(
         self,
         *,
-        timeout: float | None = None,
+        deadline: Deadline | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
         poll_interval: float | None = None,
     ) -> None:
         self.sleep = sleep
-        self.clock = clock
         self.poll_interval = poll_interval
-        self.deadline = None if timeout is None else clock() + timeout
-        self.timeout = timeout
+        self.deadline = deadline
 
     def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self.clock()
+        return None if self.deadline is None else self.deadline.remaining()
 
     def check_deadline(self, service: str, what: str, job: str | None = None) -> None:
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            raise NetworkError(service, f"gave up after --timeout {self.timeout:g} s: {what}", job)
+        if self.deadline is not None and self.deadline.remaining() <= 0:
+            raise NetworkError(service, self.deadline.gave_up(what), job)
 
     def wait(
         self,
@@ -55,12 +69,16 @@ class Waiter:
         done: Callable[[], bool],
         what: str,
         job: str | None = None,
+        *,
+        pause_first: bool = False,
     ) -> None:
-        """Call `done` until it returns True, sleeping between calls."""
+        """Call `done` until it returns True, sleeping between calls (and before the first
+        with `pause_first`)."""
         if self.poll_interval is not None:
             policy = policy.fixed(self.poll_interval)
         interval = policy.initial
-        while not done():
+        while pause_first or not done():
+            pause_first = False
             self.check_deadline(service, what, job)
             remaining = self.remaining()
             self.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))

@@ -219,6 +219,10 @@ class FakeMfannotWeb(FakeServer):
         self.keys: dict[str, str] = {}
         self.in_flight_limit = 3
         self.events_enabled = True
+        # Keep a refused submit's answer for its Idempotency-Key, and give it again for that key
+        # (the IETF Idempotency-Key draft lets a server cache error answers too).
+        self.cache_refusals = False
+        self.refused: dict[str, Response] = {}
 
     def _auth(self, request: Request, scope: str | None) -> Response | None:
         header = request.headers.get("Authorization", "")
@@ -354,6 +358,8 @@ class FakeMfannotWeb(FakeServer):
         link = self.link_writer(request.path)
         if key and key in self.keys:
             return json_response(self.jobs[self.keys[key]].out(link), 201)
+        if key and key in self.refused:
+            return self.refused[key]
         body = request.json()
         kind, gencode = body.get("kind"), body.get("gencode")
         if kind not in ("mfannot", "rnaweasel") or str(gencode) not in GENCODES:
@@ -370,13 +376,16 @@ class FakeMfannotWeb(FakeServer):
                 {"detail": "exactly one of fasta/fasta_b64", "code": "validation_failed"}, 400
             )
         if self.in_flight() >= self.in_flight_limit:
-            return json_response(
+            refusal = json_response(
                 {
                     "detail": f"you already have {self.in_flight()} jobs in flight",
                     "code": "concurrency_limit_exceeded",
                 },
                 409,
             )
+            if key and self.cache_refusals:
+                self.refused[key] = refusal
+            return refusal
         job = FakeMfJob(
             str(uuid.uuid4()),
             kind,

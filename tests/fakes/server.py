@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import socket
+import socketserver
 import ssl
+import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +48,8 @@ class Response:
     delay: float = 0.0
     # Close the connection without answering at all.
     drop: bool = False
+    # Answer only once this is set (a server that holds the request open; at most 60 s).
+    hold: threading.Event | None = None
 
 
 def json_response(data: Any, status: int = 200, **headers: str) -> Response:
@@ -65,6 +70,14 @@ class Fault:
     after_handling: bool = False
 
 
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: more clients connecting at once (a runner's
+    # deletes, sent together) would wait a second for their SYN to be sent again. Real
+    # servers listen with hundreds (nginx: 511).
+    request_queue_size = 128
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.log: list[Request] = []
@@ -72,6 +85,9 @@ class FakeServer:
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self.tls: ssl.SSLContext | None = None  # set before start: serve HTTPS with it
+        # Requests being served now, and the most served at once, by (method, path).
+        self.serving: Counter[tuple[str, str]] = Counter()
+        self.serving_peak: Counter[tuple[str, str]] = Counter()
 
     # -- to override
     def handle(self, request: Request) -> Response:
@@ -100,22 +116,31 @@ class FakeServer:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 request = Request(self.command, parts.path, query, dict(self.headers), body)
+                key = (request.method, request.path)
                 with server.lock:
                     server.log.append(request)
                     fault = server._fault_for(request)
-                response = None if fault is None else fault.response
-                if fault is None or fault.after_handling:
-                    try:
-                        handled = server.handle(request)
-                    except Exception as exc:  # a bug in a fake must show, not hang the client
-                        handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
-                    response = response or handled
-                assert response is not None
-                self._send(response)
+                    server.serving[key] += 1
+                    server.serving_peak[key] = max(server.serving_peak[key], server.serving[key])
+                try:
+                    response = None if fault is None else fault.response
+                    if fault is None or fault.after_handling:
+                        try:
+                            handled = server.handle(request)
+                        except Exception as exc:  # a bug in a fake must show, not hang the client
+                            handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                        response = response or handled
+                    assert response is not None
+                    self._send(response)
+                finally:
+                    with server.lock:
+                        server.serving[key] -= 1
 
             def _send(self, response: Response) -> None:
                 if response.delay:
                     time.sleep(response.delay)
+                if response.hold is not None:
+                    response.hold.wait(60)
                 if response.drop:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -161,10 +186,17 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Listener(("127.0.0.1", 0), Handler)
+        httpd = self._httpd
         if self.tls is not None:
-            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
-        self._httpd.daemon_threads = True
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            # A client that left before its answer (a runner that was stopped) is no news.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                socketserver.BaseServer.handle_error(httpd, request, client_address)
+
+        httpd.handle_error = handle_error  # type: ignore[method-assign]
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
 

@@ -1,0 +1,455 @@
+"""The flow of a Bakta run, on API v1 or v2: init (per input) -> PUT the presigned upload
+links -> start with a config -> poll all jobs with ONE job/list request per round -> fetch each
+finished job's result files while the others keep running.
+
+A job the run leaves unfinished (stopped, or failed: a later genome's init refused, an answer
+shaped unlike the docs, a result file that cannot be fetched, the job file unwritable) is
+deleted, all of them at once, unless the job file keeps it for a rerun; a rerun with the job
+file finds out first what became of each recorded job (see `_Batch.reattach`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import (
+    FAILURE_GRACE,
+    AuthError,
+    InputError,
+    Interrupted,
+    RemoteJobError,
+    RemoteJobsError,
+)
+from ..fasta import read_fasta
+from ..files import staged
+from ..jobfile import JobFile, JobFileError
+from ..polling import PollPolicy, Progress, Waiter
+from .api import SUCCESS, Api, Workflow
+from .options import (
+    BAKTFOLD_FORMATS,
+    FORMATS,
+    PROTEIN_FORMATS,
+    SERVICE,
+    AnnotationOptions,
+    check_bakta_json,
+    check_options,
+    check_proteins,
+    csv_to_tsv,
+    read_replicon_table,
+    sample_name,
+)
+from .service import Service
+from .v1 import V1
+from .v2 import V2, BaktaV2Client
+
+# backend: job states are refreshed from the workflow engine only every ~15 s.
+POLL = PollPolicy(initial=15.0, maximum=60.0)
+
+
+def annotate(
+    service: Service,
+    genomes: list[Path],
+    options: AnnotationOptions,
+    outdir: Path,
+    *,
+    formats: Iterable[str] | None = None,
+    jobfile: JobFile,
+    waiter: Waiter,
+    progress: Progress,
+) -> dict[str, Path]:
+    """Annotate each genome as its own remote job; returns sample name -> result folder.
+
+    Uses v2 when the service has it; on a v1-only service, options only v2 runs stop the run
+    before anything is created or uploaded. Jobs a job file names are followed over the API
+    they were created with.
+    """
+    check_options(options)
+    chosen = _formats(formats, FORMATS)
+    if "plot" in options.skips and chosen and (plots := {"png", "svg"} & set(chosen)):
+        raise InputError(SERVICE, f"--skip-plot makes no {', '.join(sorted(plots))} file")
+    samples = _samples(genomes, outdir, jobfile)
+    table_type = "TSV"
+    if options.replicons is not None:
+        # One table for every genome of the run, as if each ran alone: checked against each.
+        contigs = {
+            path.name: {record.id for record in read_fasta(path, service=SERVICE)}
+            for path in samples.values()
+        }
+        table_type = read_replicon_table(options.replicons, options.replicon_table_type, contigs)
+    else:
+        for path in samples.values():
+            read_fasta(path, service=SERVICE)
+
+    api: Api
+    recorded = _recorded_api(jobfile)
+    if recorded == "v1" or (recorded is None and service.v2 is None):
+        if v2_only := options.v2_only():
+            if recorded == "v1":  # only an edited job file: its fingerprint holds the options
+                raise InputError(
+                    SERVICE,
+                    f"the job file's jobs run on API v1, which cannot run {', '.join(v2_only)};"
+                    " remove the job file or use another --job-file",
+                )
+            service.require_v2(v2_only)
+        if recorded is None and service.v2_trouble:
+            progress.info(SERVICE, f"API v2 could not be asked ({service.v2_trouble}); using v1")
+        progress.info(SERVICE, service.provenance(None))
+        api = V1(service.v1, options, table_type)
+    else:
+        workflow = Workflow(
+            options.workflow_kind, "genome_fasta", options.v2_config(), options.v2_uploads()
+        )
+        replacements = {}
+        if options.replicons is not None and table_type == "CSV":
+            # v2's init has no table type: send Bakta's tab-separated columns.
+            replacements["replicons_table"] = csv_to_tsv(options.replicons)
+        api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
+        progress.info(SERVICE, service.provenance(workflow))
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+
+
+@dataclass(frozen=True)
+class InputWorkflow:
+    """A v2 workflow that takes one file of its own per job and no config."""
+
+    kind: str
+    upload: str
+    suffixes: tuple[str, ...]  # dropped from the input's name to name the job
+    check: Callable[[Path], None]
+    formats: tuple[str, ...]
+    command: str  # as the user typed it, for messages
+
+
+INPUT_WORKFLOWS = {
+    "bakta_proteins": InputWorkflow(
+        "bakta_proteins",
+        "protein_fasta",
+        (".faa", ".fasta", ".fas", ".fa"),
+        check_proteins,
+        PROTEIN_FORMATS,
+        "bakta proteins",
+    ),
+    "baktfold": InputWorkflow(
+        "baktfold", "bakta_json", (".json",), check_bakta_json, BAKTFOLD_FORMATS, "bakta baktfold"
+    ),
+}
+
+
+def run_workflow(
+    service: Service,
+    kind: str,
+    inputs: list[Path],
+    outdir: Path,
+    *,
+    formats: Iterable[str] | None = None,
+    jobfile: JobFile,
+    waiter: Waiter,
+    progress: Progress,
+) -> dict[str, Path]:
+    """Protein annotation (`bakta_proteins`, of protein FASTA files) or Baktfold (`baktfold`,
+    of earlier Bakta JSON results), one v2 job per input; returns sample -> result folder."""
+    spec = INPUT_WORKFLOWS[kind]
+    samples = _samples(inputs, outdir, jobfile, spec.suffixes)
+    for path in inputs:
+        spec.check(path)
+    recorded = _recorded_api(jobfile)
+    if recorded is None:
+        service.require_v2([spec.command])
+    workflow = Workflow(kind, spec.upload, {}, formats=spec.formats)
+    api = V2(_v2_for(service, workflow, recorded), workflow, {})
+    progress.info(SERVICE, service.provenance(workflow))
+    chosen = _formats(formats, spec.formats)
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+
+
+def _recorded_api(jobfile: JobFile) -> str | None:
+    """The API the job file's jobs were created with: they are followed over it, even when
+    the service has since gained v2 (both APIs serve the same jobs)."""
+    apis = {str(record.get("api", "v1")) for record in jobfile.jobs.values()}
+    if len(apis) > 1:
+        raise InputError(
+            SERVICE,
+            f"job file {jobfile.path} holds jobs of API {' and '.join(sorted(apis))};"
+            " remove it or use another --job-file",
+        )
+    return next(iter(apis), None)
+
+
+def _v2_for(service: Service, workflow: Workflow, recorded: str | None) -> BaktaV2Client:
+    if recorded == "v1":
+        raise InputError(
+            SERVICE,
+            f"the job file's jobs run on API v1, which cannot run {workflow.kind};"
+            " remove the job file or use another --job-file",
+        )
+    if recorded == "v2" and service.v2 is None:
+        raise InputError(
+            SERVICE,
+            f"the job file's jobs run on API v2, which the service at"
+            f" {service.v1.http.base_url} no longer offers; remove the job file or use another"
+            " --job-file",
+        )
+    return service.v2_for(workflow)
+
+
+def _formats(chosen: Iterable[str] | None, every: tuple[str, ...]) -> tuple[str, ...] | None:
+    """None: every file the service gives (plots may be skipped, Baktfold makes none)."""
+    chosen = tuple(chosen or ())
+    if unknown := set(chosen) - set(every):
+        raise InputError(SERVICE, f"no such result file here: {', '.join(sorted(unknown))}")
+    return chosen or None
+
+
+def _samples(
+    paths: list[Path],
+    outdir: Path,
+    jobfile: JobFile,
+    suffixes: Iterable[str] = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat"),
+) -> dict[str, Path]:
+    samples: dict[str, Path] = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputError(SERVICE, f"{path}: no such file")
+        name = sample_name(path, suffixes)
+        if name in samples:
+            raise InputError(SERVICE, f"two inputs would both be named '{name}'")
+        samples[name] = path
+        if (outdir / name).exists() and not (jobfile.get(name) or {}).get("fetched"):
+            raise InputError(SERVICE, f"{outdir / name} already exists; choose another --outdir")
+    return samples
+
+
+class _Batch:
+    """One run's remote jobs, one per input, polled together with one status request per
+    round; each one's files are fetched as it finishes, while the others run on."""
+
+    def __init__(
+        self,
+        api: Api,
+        samples: dict[str, Path],
+        outdir: Path,
+        formats: tuple[str, ...] | None,
+        jobfile: JobFile,
+        waiter: Waiter,
+        progress: Progress,
+    ) -> None:
+        self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
+        self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
+        self.pending: dict[str, str] = {}  # job id -> sample name
+        self.failures: dict[str, RemoteJobsError] = {}
+        self.ended: set[str] = set()  # samples whose job ended on the service without results
+
+    def run(self) -> dict[str, Path]:
+        try:
+            self.reattach()
+            self.submit()
+            if self.pending:
+                what = f"{len(self.pending)} job(s) still running"
+                self.waiter.wait(SERVICE, POLL, self.poll_round, what)
+            self.raise_failures()
+        except Interrupted as stop:
+            self.leave(stop.keeps_remote_jobs(self.jobfile.resumable), until=stop.cleanup_until)
+            raise
+        except Exception as failure:  # a RemoteJobsError, or an answer shaped unlike the docs
+            keep = self.jobfile.resumable and not isinstance(failure, JobFileError)
+            self.leave(keep, until=time.monotonic() + FAILURE_GRACE)
+            raise
+        return {name: self.outdir / name for name in self.samples}
+
+    def record(self, name: str) -> dict[str, Any]:
+        return self.jobfile.get(name) or {}
+
+    def reattach(self) -> None:
+        """What became of the jobs the job file names, asked in one status request.
+
+        A started job is followed on (backend: v1's and v2's job/list list started jobs
+        only). One the service lists in neither list was never started (a run stopped
+        before, or its job/start got no answer the backend did not act on): it is deleted and
+        its genome submitted afresh, so a job is never started twice. One the service no longer
+        knows (expired; or initialised, never started, and lost when the service restarted:
+        its state of such jobs lives in memory) is forgotten and submitted afresh too; unless
+        its files were fetched by an earlier run: then it is fetched again into this --outdir
+        while the service still has it.
+        """
+        looked = {
+            name: self.record(name)
+            for name in self.samples
+            if self.jobfile.get(name)
+            and not (self.record(name).get("fetched") and (self.outdir / name).is_dir())
+        }
+        if not looked:
+            return
+        jobs, failed = self.api.poll([self.api.ref(record) for record in looked.values()])
+        states = {job_id: state for job_id, state in jobs}
+        gone = {job_id: state for job_id, state in failed}
+        for name, record in looked.items():
+            job_id = str(record["id"])
+            if job_id in states:
+                if not record.get("started"):  # its job/start went through after all
+                    self.jobfile.put(name, {**record, "started": True})
+                again = " to fetch its files again" if record.get("fetched") else ""
+                self.progress.info(SERVICE, f"{name}: re-attached to job {job_id}{again}")
+                self.pending[job_id] = name
+                self.seen(job_id, states[job_id])
+            elif gone.get(job_id) == "NOT_FOUND":
+                if record.get("fetched"):
+                    where = record.get("folder") or "another --outdir"
+                    raise RemoteJobError(
+                        SERVICE,
+                        f"{name}: the files of this job were fetched into {where} by an earlier"
+                        " run, and the service no longer has them; use that folder, or remove"
+                        " the job file to annotate afresh",
+                        job_id,
+                    )
+                self.jobfile.drop(name)
+                self.progress.info(
+                    SERVICE,
+                    f"{name}: the service no longer knows job {job_id} (expired, or lost in a"
+                    " restart of the service); submitting it afresh",
+                )
+            elif job_id in gone:
+                self.ended_on_service(name, job_id, gone[job_id])
+            else:
+                self.delete_unstarted(name, record)
+
+    def delete_unstarted(self, name: str, record: dict[str, Any]) -> None:
+        """A recorded job that was never started goes; its genome is submitted afresh."""
+        from ..http import at_once
+
+        until = time.monotonic() + FAILURE_GRACE
+        delete = functools.partial(self.api.delete, self.api.ref(record), until=until)
+        why = at_once({name: delete}, until)[name]
+        if why is not None:
+            self.progress.info(SERVICE, f"{name}: could not delete job {record['id']}: {why}")
+        self.jobfile.drop(name)
+        self.progress.info(
+            SERVICE, f"{name}: job {record['id']} was never started; submitting it afresh"
+        )
+
+    def submit(self) -> None:
+        for name, path in self.samples.items():
+            if self.jobfile.get(name):
+                continue  # re-attached, fetched, or ended
+            # The job is on record (not started) from its init on; started once job/start is
+            # answered: a rerun never starts a job twice (see reattach).
+            record = self.api.submit(name, path, self.jobfile)
+            self.jobfile.put(name, {**record, "started": True})
+            self.progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
+            self.pending[str(record["id"])] = name
+
+    def poll_round(self) -> bool:
+        refs = [self.api.ref(self.record(name)) for name in self.pending.values()]
+        jobs, failed = self.api.poll(refs)
+        for job_id, state in jobs:
+            if job_id in self.pending:
+                self.seen(job_id, state)
+        for job_id, state in failed:
+            if job_id in self.pending:
+                self.ended_on_service(self.pending.pop(job_id), job_id, state)
+        # backend: a job that is not yet in either list is still starting, not finished.
+        return not self.pending
+
+    def seen(self, job_id: str, state: str) -> None:
+        name = self.pending[job_id]
+        self.progress.state(SERVICE, name, "SUCCESSFUL" if state in SUCCESS else state)
+        if state in SUCCESS:
+            del self.pending[job_id]
+            try:
+                self.fetch(name, job_id)
+            except RemoteJobsError as exc:  # this job's; the others are still delivered
+                self.failures[name] = exc
+        elif state == "ERROR":
+            del self.pending[job_id]
+            self.ended.add(name)
+            ref = self.api.ref(self.record(name))
+            self.failures[name] = RemoteJobError(SERVICE, self.api.failure_words(ref), job_id)
+
+    def ended_on_service(self, name: str, job_id: str, state: str) -> None:
+        """The service reports the job as NOT_FOUND or UNAUTHORIZED."""
+        self.progress.state(SERVICE, name, state)
+        self.ended.add(name)
+        kind = AuthError if state == "UNAUTHORIZED" else RemoteJobError
+        self.failures[name] = kind(SERVICE, f"the service reports the job as {state}", job_id)
+
+    def raise_failures(self) -> None:
+        if not self.failures:
+            return
+        first = next(iter(self.failures.values()))
+        if len(self.failures) == 1:
+            raise first
+        summary = "; ".join(f"{name}: {exc.message}" for name, exc in self.failures.items())
+        count = f"{len(self.failures)} of {len(self.samples)} jobs failed"
+        raise type(first)(SERVICE, f"{count}: {summary}")
+
+    def fetch(self, name: str, job_id: str) -> None:
+        """Download the chosen result files; the sample's folder appears only when all are in.
+
+        `formats` None: every file the service lists, unknown ones kept under their key.
+        """
+        files = self.api.result_files(self.api.ref(self.record(name)))
+        if self.formats is not None:
+            if missing := set(self.formats) - set(files):
+                raise RemoteJobError(
+                    SERVICE, f"the service returned no {', '.join(sorted(missing))} file", job_id
+                )
+            files = {suffix: file for suffix, file in files.items() if suffix in self.formats}
+        elif not files:
+            raise RemoteJobError(SERVICE, "the service lists no result file", job_id)
+        for file in files.values():
+            if problem := file.problem():
+                raise RemoteJobError(SERVICE, problem, job_id)
+        with staged(self.outdir) as partial:
+            folder = partial / name
+            folder.mkdir()
+            for file in files.values():
+                self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
+        where = str((self.outdir / name).absolute())
+        self.jobfile.put(name, {**self.record(name), "fetched": True, "folder": where})
+
+    def leave(self, keep: bool, *, until: float) -> None:
+        """Delete the jobs the run leaves unfinished (running, or finished but not fetched),
+        all at once, answered by `until` or given up: nobody waits for them any more.
+
+        With `keep`, they stay on record for a rerun with the job file, which finds out what
+        became of each (`reattach`). A job that ended on the service without results is left
+        as it is.
+        """
+        from ..http import at_once
+
+        doomed: dict[str, dict[str, str]] = {}
+        for name in self.samples:
+            record = self.record(name)
+            if not record or record.get("fetched") or name in self.ended:
+                continue
+            if keep:
+                self.progress.info(
+                    SERVICE,
+                    f"{name}: job {record['id']} is kept; run again with the same --job-file to"
+                    " re-attach",
+                )
+                continue
+            doomed[name] = self.api.ref(record)
+        if not doomed:
+            return
+        outcomes = at_once(
+            {
+                name: functools.partial(self.api.delete, ref, until=until)
+                for name, ref in doomed.items()
+            },
+            until,
+        )
+        for name, why in outcomes.items():
+            job_id = self.record(name).get("id")
+            if why is None:
+                self.progress.info(SERVICE, f"{name}: deleted job {job_id}")
+            else:
+                self.progress.info(SERVICE, f"{name}: could not delete job {job_id}: {why}")
+        # A job file that could not be written before cannot be now: the run says so already.
+        with contextlib.suppress(JobFileError):
+            self.jobfile.drop(*(name for name, why in outcomes.items() if why is None))

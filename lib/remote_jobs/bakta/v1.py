@@ -1,0 +1,101 @@
+"""The Bakta web API v1: its client (one method per endpoint) and its side of the job flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import NetworkError, RemoteJobsError
+from ..jobfile import JobFile
+from .api import Endpoints, ResultFile, result_files
+from .options import SERVICE, AnnotationOptions
+
+DEFAULT_URL = "https://api.bakta.computational.bio/api/v1"
+# v1 API result key -> the file suffix the Bakta command line uses for the same file.
+RESULT_FILES = {
+    "GFF3": "gff3",
+    "GBFF": "gbff",
+    "EMBL": "embl",
+    "FNA": "fna",
+    "FFN": "ffn",
+    "FAA": "faa",
+    "TSV": "tsv",
+    "TSVHypothetical": "hypotheticals.tsv",
+    "FAAHypothetical": "hypotheticals.faa",
+    "TSVInference": "inference.tsv",
+    "TXTLogs": "txt",
+    "JSON": "json",
+    "PNGCircularPlot": "png",
+    "SVGCircularPlot": "svg",
+}
+
+
+class BaktaClient(Endpoints):
+    """The Bakta v1 endpoints, one method each."""
+
+    api = "v1"
+    id_key = "jobID"
+
+    def init(self, name: str, replicon_table_type: str) -> dict[str, Any]:
+        body = {"name": name, "repliconTableType": replicon_table_type}
+        answer = self.http.json("POST", "/job/init", json=body)  # not idempotent: no retry
+        if not isinstance(answer, dict) or "job" not in answer:
+            raise NetworkError(SERVICE, f"unexpected answer to job/init: {str(answer)[:200]}")
+        return dict(answer)
+
+    def start(self, job: dict[str, str], config: dict[str, Any]) -> None:
+        self.http.request(
+            "POST", "/job/start", job=job["jobID"], json={"job": job, "config": config}
+        )
+
+    def logs(self, job: dict[str, str]) -> str:
+        params = {"jobID": job["jobID"], "secret": job["secret"]}
+        return self.http.request("GET", "/job/logs", job=job["jobID"], params=params).text
+
+
+class V1:
+    label = "v1"
+
+    def __init__(self, client: BaktaClient, options: AnnotationOptions, table_type: str) -> None:
+        self.client, self.options, self.table_type = client, options, table_type
+        self.http = client.http
+
+    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
+        answer = self.client.init(name, self.table_type)
+        job = answer["job"]
+        record = {"id": job["jobID"], "secret": job["secret"], "started": False, "api": "v1"}
+        jobfile.put(name, record)  # before anything else: a crash now still leaves a trace
+        http, options = self.client.http, self.options
+        # Bakta's docs: all three links must be PUT, unused ones with an empty body.
+        http.upload(answer["uploadLinkFasta"], path, job=job["jobID"])
+        http.upload(answer["uploadLinkProdigal"], options.prodigal_tf, job=job["jobID"])
+        http.upload(answer["uploadLinkReplicons"], options.replicons, job=job["jobID"])
+        self.client.start(job, options.v1_config())
+        return record
+
+    def ref(self, record: dict[str, Any]) -> dict[str, str]:
+        return {"jobID": record["id"], "secret": record["secret"]}
+
+    def poll(
+        self, refs: list[dict[str, str]]
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        answer = self.client.list(refs)
+        jobs = [(str(e.get("jobID")), str(e.get("jobStatus"))) for e in answer.get("jobs", [])]
+        failed = [
+            (str(e.get("jobID")), str(e.get("jobStatus"))) for e in answer.get("failedJobs", [])
+        ]
+        return jobs, failed
+
+    def result_files(self, ref: dict[str, str]) -> dict[str, ResultFile]:
+        return result_files(self.client.result(ref).get("ResultFiles"), RESULT_FILES)
+
+    def failure_words(self, ref: dict[str, str]) -> str:
+        """The last meaningful line of the job's log, or a plain statement."""
+        try:
+            lines = [line.strip() for line in self.client.logs(ref).splitlines() if line.strip()]
+        except RemoteJobsError:
+            lines = []
+        return f"job ended in ERROR: {lines[-1]}" if lines else "job ended in ERROR"
+
+    def delete(self, ref: dict[str, str], *, until: float) -> None:
+        self.client.delete(ref, until=until)
