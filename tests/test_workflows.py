@@ -75,20 +75,25 @@ def test_steps_run_the_tools_of_this_repository_at_their_current_version(folder:
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
-def test_recordings_are_optional_inputs_that_the_tests_fill(folder: Path) -> None:
-    """Users leave the recording inputs empty; the tests replay recordings that exist."""
+def test_no_workflow_lets_its_users_replay_a_recording(folder: Path) -> None:
+    """No input reaches a tool's test hook, and no step sets it: a user's run calls the services."""
     workflow, tests = load(folder)
-    steps = {str(s["id"]): s for s in workflow["steps"].values()}
-    replayed = []
-    for step in steps.values():
-        connection = step["input_connections"].get("test_cassette")
-        if step["type"] != "tool" or connection is None:
-            continue
-        source = steps[str(connection["id"])]
-        assert source["type"] == "parameter_input"
-        assert json.loads(source["tool_state"])["optional"] is True
-        for test in tests:
-            cassette = test["job"][source["label"]]
-            assert (CASSETTES / cassette).is_file()
-            replayed.append(step["tool_id"])
-    assert replayed, "the tests replay no recording: they would call the live services"
+    for step in workflow["steps"].values():
+        assert "test_cassette" not in step["input_connections"], step["label"]
+        assert "recording" not in str(step["label"]).lower(), step["label"]
+        if step["type"] == "tool":
+            assert json.loads(step["tool_state"]).get("test_cassette", "") == "", step["label"]
+    for test in tests:
+        assert not [name for name in test["job"] if "recording" in name.lower()]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_the_tests_replay_a_recording_in_every_tool_step(folder: Path) -> None:
+    """workflows/recordings.yml, which the tests' copies of the workflows replay, covers every
+    tool step: a test never calls a live service."""
+    workflow, _ = load(folder)
+    recordings = yaml.safe_load((ROOT / "workflows" / "recordings.yml").read_text())
+    steps = sorted(s["label"] for s in workflow["steps"].values() if s["type"] == "tool")
+    assert sorted(recordings[folder.name]) == steps
+    for cassette in recordings[folder.name].values():
+        assert (CASSETTES / cassette).is_file()
