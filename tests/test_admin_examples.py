@@ -86,6 +86,9 @@ def test_every_example_names_every_tool(line: int, document: dict[str, Any]) -> 
         repositories = {
             name: str(repo["include"][0]["source"]) for name, repo in SHED["repositories"].items()
         }
-        assert sorted(
-            ET.parse(ROOT / source).getroot().get("id", "") for source in repositories.values()
-        ) == TOOL_IDS
+        assert (
+            sorted(
+                ET.parse(ROOT / source).getroot().get("id", "") for source in repositories.values()
+            )
+            == TOOL_IDS
+        )
