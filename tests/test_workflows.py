@@ -7,6 +7,7 @@ these checks tie the workflows to the rest of the repository and run without Gal
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,43 @@ def test_the_tests_replay_a_recording_in_every_tool_step(folder: Path) -> None:
     assert sorted(recordings[folder.name]) == steps
     for cassette in recordings[folder.name].values():
         assert (CASSETTES / cassette).is_file()
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_the_tests_copy_differs_from_the_workflow_only_in_the_recordings(
+    folder: Path, tmp_path: Path
+) -> None:
+    """scripts/galaxy_api.py workflow-replay-copy, which the workflow tests run."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import galaxy_api
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    recordings = yaml.safe_load((ROOT / "workflows" / "recordings.yml").read_text())
+    workflow, tests = load(folder)
+    copy_path = galaxy_api.replay_copy(
+        folder / f"{folder.name}.ga", tmp_path, recordings[folder.name]
+    )
+    copy = json.loads(copy_path.read_text())
+    for key, step in workflow["steps"].items():
+        copied = copy["steps"][key]
+        if step["type"] == "tool":
+            state, copied_state = json.loads(step["tool_state"]), json.loads(copied["tool_state"])
+            assert copied_state.pop("test_cassette") == recordings[folder.name][step["label"]]
+            state.pop("test_cassette")
+            assert copied_state == state
+            copied = {**copied, "tool_state": step["tool_state"]}
+        assert copied == step
+    assert {k: v for k, v in copy.items() if k != "steps"} == {
+        k: v for k, v in workflow.items() if k != "steps"
+    }
+    copied_tests = yaml.safe_load((copy_path.parent / f"{folder.name}-tests.yml").read_text())
+    for test, copied_test in zip(tests, copied_tests, strict=True):
+        assert copied_test["outputs"] == test["outputs"]
+        for name, value in test["job"].items():
+            if isinstance(value, dict) and "path" in value:
+                assert Path(copied_test["job"][name]["path"]) == (folder / value["path"]).resolve()
+            else:
+                assert copied_test["job"][name] == value
+    with pytest.raises(SystemExit, match="has no tool step"):
+        galaxy_api.replay_copy(folder / f"{folder.name}.ga", tmp_path, {"No such step": "x.yaml"})
