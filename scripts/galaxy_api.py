@@ -284,6 +284,54 @@ def cmd_workflow_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def replay_copy(workflow_path: Path, out: Path, recordings: dict[str, str]) -> Path:
+    """A copy of a workflow (and of its tests) for its tests: the tool steps named in RECORDINGS
+    (step label -> cassette) get their hidden test_cassette parameter set, nothing else changes.
+
+    The workflows expose no recording to users, and planemo can set only workflow inputs: the
+    tests run this copy, written to OUT/NAME/ with the tests' relative paths made absolute.
+    """
+    import yaml  # in the Galaxy venv
+
+    workflow = json.loads(workflow_path.read_text(encoding="utf-8"))
+    steps = {s.get("label"): s for s in workflow["steps"].values() if s.get("type") == "tool"}
+    unknown = set(recordings) - set(steps)
+    if unknown:
+        raise SystemExit(f"{workflow_path.name} has no tool step {sorted(unknown)}")
+    for label, cassette in recordings.items():
+        state = json.loads(steps[label]["tool_state"])
+        if state.get("test_cassette") != "":
+            raise SystemExit(f"{workflow_path.name}, step {label}: test_cassette is not empty")
+        state["test_cassette"] = cassette
+        steps[label]["tool_state"] = json.dumps(state)
+    folder = out / workflow_path.parent.name
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / workflow_path.name
+    copy.write_text(json.dumps(workflow, indent=4), encoding="utf-8")
+    tests_path = workflow_path.with_name(f"{workflow_path.stem}-tests.yml")
+    tests = yaml.safe_load(tests_path.read_text(encoding="utf-8"))
+    for test in tests:
+        for value in test.get("job", {}).values():
+            if isinstance(value, dict) and "path" in value:
+                value["path"] = str((tests_path.parent / value["path"]).resolve())
+    (folder / tests_path.name).write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    return copy
+
+
+def cmd_workflow_replay_copy(args: argparse.Namespace) -> int:
+    """Write the copies that replay recordings (workflows/recordings.yml, or --step)."""
+    import yaml  # in the Galaxy venv
+
+    table = yaml.safe_load(Path(args.recordings).read_text(encoding="utf-8")) or {}
+    for path in map(Path, args.workflows):
+        recordings = dict(table.get(path.parent.name) or {})
+        recordings.update(step.split("=", 1) for step in args.step)
+        if not recordings:
+            raise SystemExit(f"{args.recordings} names no recording for {path.parent.name}")
+        print(replay_copy(path, Path(args.out), recordings))
+    return 0
+
+
 def cmd_tool_credentials(args: argparse.Namespace) -> int:
     """Give the test user (or take away) the credentials of the tools' own tests."""
     test_credentials(args.action, ((tool_id, None) for tool_id in args.tools))
@@ -472,6 +520,15 @@ def main() -> int:
     p.add_argument("action", choices=["store", "clear"])
     p.add_argument("workflows", nargs="+", metavar="WORKFLOW.ga")
     p.set_defaults(func=cmd_workflow_credentials)
+
+    p = sub.add_parser(
+        "workflow-replay-copy", help="copy workflows for their tests, replaying recordings"
+    )
+    p.add_argument("recordings", help="workflows/recordings.yml")
+    p.add_argument("out", help="where to write NAME/NAME.ga and NAME/NAME-tests.yml")
+    p.add_argument("workflows", nargs="+", metavar="WORKFLOW.ga")
+    p.add_argument("--step", action="append", default=[], metavar="LABEL=CASSETTE")
+    p.set_defaults(func=cmd_workflow_replay_copy)
 
     p = sub.add_parser("tool-credentials", help="store or clear the test credentials of tools")
     p.add_argument("action", choices=["store", "clear"])

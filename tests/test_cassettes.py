@@ -43,11 +43,32 @@ def test_cassettes_replay_with_no_network(scenario: record.Scenario, tmp_path: P
     env = {**REPLAY_ENV, **scenario.replay_env}
     result = run_cli([*scenario.args, "--replay-cassette", str(cassette)], env, cwd=tmp_path)
     assert result.returncode == scenario.expect_rc, result.stderr
+    # Never mistaken for a real run: the first line says what it was (Galaxy copies stderr into
+    # each output's info).
+    assert result.stderr.splitlines()[0] == (
+        f"remote-jobs: replayed from recording {scenario.name}.yaml, no service contacted"
+    )
     if scenario.expect_rc == 0 and "out" in scenario.args:
         written = [Path(line) for line in result.stdout.split()]
         assert written and all((tmp_path / path).exists() for path in written)
     for secret in REPLAY_ENV.values():
         assert secret == record.CODON_HOST or secret not in result.stdout + result.stderr
+
+
+def test_replays_are_refused_where_the_admin_turned_them_off(tmp_path: Path) -> None:
+    shutil.copy(TEST_DATA / "bakta_genome.fasta", tmp_path / "bakta_genome.fasta")
+    cassette = CASSETTES / "bakta_default.yaml"
+    args = ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out"]
+    result = run_cli(
+        [*args, "--replay-cassette", str(cassette)],
+        {**REPLAY_ENV, "REMOTE_JOBS_REPLAY": "off"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: remote-jobs: replaying recordings is turned off (REMOTE_JOBS_REPLAY=off)"
+    ]
+    assert not (tmp_path / "out").exists()
 
 
 def test_replay_refuses_a_request_that_was_not_recorded(tmp_path: Path) -> None:

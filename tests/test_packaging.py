@@ -14,7 +14,8 @@ import yaml
 import remote_jobs
 from tests.conftest import ROOT
 
-TOOLS = sorted((ROOT / "tools").glob("*.xml"))
+# tools/ also holds links to macros.xml, lib/ and test-data/ (the tools' folder as published).
+TOOLS = sorted(p for p in (ROOT / "tools").glob("*.xml") if ET.parse(p).getroot().tag == "tool")
 MACROS = ET.parse(ROOT / "macros.xml").getroot()
 
 
@@ -128,3 +129,78 @@ def test_the_whole_runner_ships_with_every_tool_and_pulsar_stages_it() -> None:
         assert any(
             fnmatch.fnmatch(name, path) if kind == "glob" else name == path for kind, path in staged
         ), name
+
+
+def _outputs(tool: ET.Element) -> set[str]:
+    """The names of the tool's outputs, macros expanded (macros.xml's <xml> macros)."""
+    macros = {m.get("name"): m for m in MACROS.iter("xml")}
+
+    def walk(element: ET.Element) -> set[str]:
+        names = set()
+        for child in element:
+            if child.tag == "expand":
+                names |= walk(macros[child.get("macro")])
+            elif child.tag in ("data", "collection"):
+                names.add(str(child.get("name")))
+        return names
+
+    return walk(tool.find("outputs") or ET.Element("outputs"))
+
+
+def test_every_output_of_every_tool_is_asserted_by_a_test() -> None:
+    """Each output some test checks: its contents, a file to compare with, or its elements."""
+    for path in TOOLS:
+        tool = ET.parse(path).getroot()
+        asserted = {
+            str(output.get("name"))
+            for test in tool.iter("test")
+            for output in test
+            if output.tag in ("output", "output_collection")
+            and (output.get("file") or len(output) > 0)
+        }
+        outputs = _outputs(tool)
+        assert outputs, path.name
+        assert sorted(outputs - asserted) == [], f"{path.name}: outputs no test asserts"
+
+
+def test_every_tool_reports_the_runner_version_as_it_runs_the_runner() -> None:
+    """<version_command> runs the runner the way the command does (@RUNNER@, from the tool's
+    folder): Galaxy stores its answer with the outputs."""
+    import subprocess
+
+    tokens = {t.get("name"): t.text or "" for t in MACROS.iter("token")}
+    (version_command,) = [
+        m.findtext("version_command")
+        for m in MACROS.iter("xml")
+        if m.get("name") == "version_command"
+    ]
+    assert version_command == "@RUNNER@ --version"
+    for path in TOOLS:
+        tool = ET.parse(path).getroot()
+        assert [e.get("macro") for e in tool if e.tag == "expand"][-1] == "version_command"
+        command = version_command.replace("@RUNNER@", tokens["@RUNNER@"])
+        command = command.replace("$__tool_directory__", str(path.parent))
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+        assert done.stdout == f"remote-jobs, version {remote_jobs.__version__}\n"
+
+
+RECIPE = ROOT / "packaging" / "bioconda" / "remote-jobs" / "meta.yaml"
+
+
+def test_the_bioconda_recipe_packages_this_version_with_setup_cfgs_requirements() -> None:
+    """packaging/bioconda/remote-jobs/meta.yaml stays in step with setup.cfg."""
+    text = RECIPE.read_text()
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    version = re.search(r'{% set version = "([^"]+)" %}', text)
+    assert version and version[1] == remote_jobs.__version__
+    assert "noarch: python" in text
+    requirements = text.split("\nrequirements:\n", 1)[1].split("\n\n", 1)[0]
+    run = requirements.split("  run:\n", 1)[1].splitlines()
+    pins = dict(line.removeprefix("    - ").split(" ==") for line in run if "==" in line)
+    assert pins == REQUIREMENTS_TXT
+    minimum = config["options"]["python_requires"]
+    assert f"    - python {minimum}" in run
+    (entry_point,) = config["options.entry_points"]["console_scripts"].strip().splitlines()
+    assert f"    - {entry_point}" in text
+    assert "    - remote-jobs --help" in text

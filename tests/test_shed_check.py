@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import CASSETTES, ROOT, TEST_DATA
 from tests.shed.check import problems
@@ -15,16 +16,17 @@ KNOWN = {path.name for path in TEST_DATA.iterdir() if path.is_file()}
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    """remote_bakta laid out as it is published: the tool beside its macros, runner and data."""
+    """remote_bakta laid out as it is published: the tool beside its macros, runner and the test
+    data that .shed.yml gives it."""
     repo = tmp_path / "published" / "remote_bakta"
     (repo / "test-data" / "cassettes").mkdir(parents=True)
     shutil.copy(ROOT / "tools" / "remote_bakta.xml", repo)
     shutil.copy(ROOT / "macros.xml", repo)
     shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs")
-    for path in TEST_DATA.glob("bakta_*"):
-        shutil.copy(path, repo / "test-data")
-    for path in CASSETTES.glob("bakta_*.yaml"):
-        shutil.copy(path, repo / "test-data" / "cassettes")
+    shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
+    for entry in shed["repositories"]["remote_bakta"]["include"]:
+        if isinstance(entry, str) and entry.startswith("test-data/"):
+            shutil.copy(ROOT / entry, repo / entry)
     return repo
 
 
@@ -64,6 +66,20 @@ def test_missing_cassettes_inputs_and_runner_modules_fail(repository: Path) -> N
         "remote_bakta.xml: its tests use test-data/bakta_replicons.tsv, which is missing",
     ]
     assert len(found) == 3 and found[2].startswith("lib/remote_jobs does not import:")
+
+
+def test_test_data_that_no_test_uses_fails(repository: Path) -> None:
+    """The pytest suite's recordings and the other tools' data stay out of the repository."""
+    shutil.copy(CASSETTES / "bakta_batch.yaml", repository / "test-data" / "cassettes")
+    shutil.copy(CASSETTES / "bakta_proteins.yaml", repository / "test-data" / "cassettes")
+    shutil.copy(TEST_DATA / "bakta_plasmid.fasta", repository / "test-data")
+    shutil.copy(TEST_DATA / "README.md", repository / "test-data")
+    assert problems(repository, KNOWN) == [
+        "test-data/README.md: no test of the repository uses it",
+        "test-data/bakta_plasmid.fasta: no test of the repository uses it",
+        "test-data/cassettes/bakta_batch.yaml: no test of the repository uses it",
+        "test-data/cassettes/bakta_proteins.yaml: no test of the repository uses it",
+    ]
 
 
 def test_a_symbolic_link_out_of_the_repository_fails(repository: Path) -> None:

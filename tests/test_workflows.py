@@ -7,6 +7,7 @@ these checks tie the workflows to the rest of the repository and run without Gal
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -75,20 +76,65 @@ def test_steps_run_the_tools_of_this_repository_at_their_current_version(folder:
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
-def test_recordings_are_optional_inputs_that_the_tests_fill(folder: Path) -> None:
-    """Users leave the recording inputs empty; the tests replay recordings that exist."""
+def test_no_workflow_lets_its_users_replay_a_recording(folder: Path) -> None:
+    """No input reaches a tool's test hook, and no step sets it: a user's run calls the services."""
     workflow, tests = load(folder)
-    steps = {str(s["id"]): s for s in workflow["steps"].values()}
-    replayed = []
-    for step in steps.values():
-        connection = step["input_connections"].get("test_cassette")
-        if step["type"] != "tool" or connection is None:
-            continue
-        source = steps[str(connection["id"])]
-        assert source["type"] == "parameter_input"
-        assert json.loads(source["tool_state"])["optional"] is True
-        for test in tests:
-            cassette = test["job"][source["label"]]
-            assert (CASSETTES / cassette).is_file()
-            replayed.append(step["tool_id"])
-    assert replayed, "the tests replay no recording: they would call the live services"
+    for step in workflow["steps"].values():
+        assert "test_cassette" not in step["input_connections"], step["label"]
+        assert "recording" not in str(step["label"]).lower(), step["label"]
+        if step["type"] == "tool":
+            assert json.loads(step["tool_state"]).get("test_cassette", "") == "", step["label"]
+    for test in tests:
+        assert not [name for name in test["job"] if "recording" in name.lower()]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_the_tests_replay_a_recording_in_every_tool_step(folder: Path) -> None:
+    """workflows/recordings.yml, which the tests' copies of the workflows replay, covers every
+    tool step: a test never calls a live service."""
+    workflow, _ = load(folder)
+    recordings = yaml.safe_load((ROOT / "workflows" / "recordings.yml").read_text())
+    steps = sorted(s["label"] for s in workflow["steps"].values() if s["type"] == "tool")
+    assert sorted(recordings[folder.name]) == steps
+    for cassette in recordings[folder.name].values():
+        assert (CASSETTES / cassette).is_file()
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_the_tests_copy_differs_from_the_workflow_only_in_the_recordings(
+    folder: Path, tmp_path: Path
+) -> None:
+    """scripts/galaxy_api.py workflow-replay-copy, which the workflow tests run."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import galaxy_api
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    recordings = yaml.safe_load((ROOT / "workflows" / "recordings.yml").read_text())
+    workflow, tests = load(folder)
+    copy_path = galaxy_api.replay_copy(
+        folder / f"{folder.name}.ga", tmp_path, recordings[folder.name]
+    )
+    copy = json.loads(copy_path.read_text())
+    for key, step in workflow["steps"].items():
+        copied = copy["steps"][key]
+        if step["type"] == "tool":
+            state, copied_state = json.loads(step["tool_state"]), json.loads(copied["tool_state"])
+            assert copied_state.pop("test_cassette") == recordings[folder.name][step["label"]]
+            state.pop("test_cassette")
+            assert copied_state == state
+            copied = {**copied, "tool_state": step["tool_state"]}
+        assert copied == step
+    assert {k: v for k, v in copy.items() if k != "steps"} == {
+        k: v for k, v in workflow.items() if k != "steps"
+    }
+    copied_tests = yaml.safe_load((copy_path.parent / f"{folder.name}-tests.yml").read_text())
+    for test, copied_test in zip(tests, copied_tests, strict=True):
+        assert copied_test["outputs"] == test["outputs"]
+        for name, value in test["job"].items():
+            if isinstance(value, dict) and "path" in value:
+                assert Path(copied_test["job"][name]["path"]) == (folder / value["path"]).resolve()
+            else:
+                assert copied_test["job"][name] == value
+    with pytest.raises(SystemExit, match="has no tool step"):
+        galaxy_api.replay_copy(folder / f"{folder.name}.ga", tmp_path, {"No such step": "x.yaml"})

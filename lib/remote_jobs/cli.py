@@ -93,8 +93,22 @@ class Run:
 
 @contextmanager
 def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator[Run]:
-    """Cassette, waiting and progress for one command."""
-    with cassette(settings.cassettes.record, settings.cassettes.replay, secrets) as replaying:
+    """Cassette, waiting and progress for one command.
+
+    A replayed run says so on stderr (which Galaxy copies into each output's info), and is
+    refused where the admin set REMOTE_JOBS_REPLAY=off.
+    """
+    replay = settings.cassettes.replay
+    if replay is not None and os.environ.get("REMOTE_JOBS_REPLAY", "").strip().lower() == "off":
+        raise InputError(
+            "remote-jobs", "replaying recordings is turned off (REMOTE_JOBS_REPLAY=off)"
+        )
+    with cassette(settings.cassettes.record, replay, secrets) as replaying:
+        if replay is not None:
+            click.echo(
+                f"remote-jobs: replayed from recording {replay.name}, no service contacted",
+                err=True,
+            )
         waiter = Waiter(
             deadline=settings.deadline,
             poll_interval=0.0 if replaying else settings.poll_interval,

@@ -61,7 +61,9 @@ GROUP = "browser-test"  # the credentials group entered for each tool
 JOB_TIMEOUT = 180.0
 HELP_WARNING = "Your data leaves this Galaxy server."
 
-Shown = str | list[str]  # text an element shows, or the value of its text box, or its ticked boxes
+# Text an element shows, or the value of its text box, or the options a multiple select shows
+# chosen (their labels).
+Shown = str | list[str]
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Case:
 
 
 GENCODE_4 = "4. Mold, Protozoan, Coelenterate Mitochondrial; Mycoplasma/Spiroplasma"
+TRNA, RNS = "tRNA: transfer RNAs", "rns: small subunit ribosomal RNA"
 MFANNOTWEB_TOKEN = {"API token": "mfw_GalaxyTestToken"}
 MFANNOTWEB_OUTPUTS = ("masterfile", "GFF3", "summary", "run log", "results.zip", "all files")
 CASES = [
@@ -102,7 +105,14 @@ CASES = [
             "organism|genus": "",
             "annotation|translation_table": "11. Bacterial, Archaeal and Plant Plastid",
             "annotation|derm_type": "Unknown (gram ?)",
-            "output_files|output_selection": ["gff3", "tsv", "gbff", "faa", "txt", "svg"],
+            "output_files|output_selection": [
+                "Annotation and sequences (GFF3)",
+                "Annotation table (TSV)",
+                "Annotation and sequences (GenBank)",
+                "CDS and sORF protein sequences (FASTA)",
+                "Summary (TXT)",
+                "Circular genome plot (SVG)",
+            ],
         },
         rerun={"genome": "bakta_genome.fasta"},
         outputs=(
@@ -145,8 +155,8 @@ CASES = [
         input_file="mito_genome.fasta",
         data_param="genome",
         inputs={"gencode": "4", "rna": ["tRNA", "rns"], "test_cassette": "rnaweasel_default.yaml"},
-        defaults={"gencode": GENCODE_4, "rna": ["tRNA"]},
-        rerun={"genome": "mito_genome.fasta", "gencode": GENCODE_4, "rna": ["tRNA", "rns"]},
+        defaults={"gencode": GENCODE_4, "rna": [TRNA]},
+        rerun={"genome": "mito_genome.fasta", "gencode": GENCODE_4, "rna": [TRNA, RNS]},
         outputs=MFANNOTWEB_OUTPUTS,
         progress=r"mfannotweb [0-9a-f-]{36}: queued -> running",
         service="mfannotweb",
@@ -309,10 +319,10 @@ def run_buttons(page: Page) -> Locator:
 
 def assert_shows(page: Page, parameter: str, shown: Shown) -> None:
     field = element(page, parameter)
-    if isinstance(shown, list):
-        boxes = field.locator("input[type=checkbox]:checked")
-        expect(boxes).to_have_count(len(shown))
-        assert boxes.evaluate_all("boxes => boxes.map(box => box.value)") == shown
+    if isinstance(shown, list):  # a required multiple select: its chosen options as tags
+        tags = field.locator(".multiselect__tag")
+        expect(tags).to_have_count(len(shown))
+        assert tags.evaluate_all("tags => tags.map(tag => tag.textContent.trim())") == shown
     elif field.locator("input.ui-input").count():
         expect(field.locator("input.ui-input")).to_have_value(shown)
     else:

@@ -26,9 +26,10 @@ def bakta() -> Iterator[FakeBakta]:
 
 @pytest.fixture(scope="session")
 def galaxy_env(bakta: FakeBakta) -> dict[str, str]:
-    """What `scripts/galaxy start` gets: the suite's jobs talk to the fake Bakta service, and
-    with PULSAR_URL set (scripts/test: its Pulsar), the installed tools run on Pulsar."""
-    env = {"BAKTA_API_URL": bakta.base + "/api/v1"}
+    """What `scripts/galaxy start` gets: the suite's jobs talk to the fake Bakta service and may
+    not replay recordings (REMOTE_JOBS_REPLAY=off, as a production Galaxy may set it), and with
+    PULSAR_URL set (scripts/test: its Pulsar), the installed tools run on Pulsar."""
+    env = {"BAKTA_API_URL": bakta.base + "/api/v1", "REMOTE_JOBS_REPLAY": "off"}
     if os.environ.get("PULSAR_URL"):
         env["INSTALLED_TOOLS_ON"] = "pulsar"
     return env

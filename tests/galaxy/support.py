@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,21 @@ STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
 def galaxy(command: str, **env: str) -> None:
     """scripts/galaxy COMMAND, with the environment of the test run and ENV."""
     subprocess.run([ROOT / "scripts" / "galaxy", command], check=True, env={**os.environ, **env})
+
+
+@contextmanager
+def galaxy_running() -> Iterator[None]:
+    """The test Galaxy of GALAXY_STATE_DIR: the running one, or one started here (and stopped)."""
+    status = subprocess.run(
+        [ROOT / "scripts" / "galaxy", "status"], env=os.environ, stdout=subprocess.DEVNULL
+    )
+    if status.returncode != 0:
+        galaxy("start")
+    try:
+        yield
+    finally:
+        if status.returncode != 0:
+            galaxy("stop")
 
 
 def wait_for(what: str, condition: Callable[[], Any], limit: float = 180.0) -> Any:
@@ -53,9 +69,13 @@ class GalaxyApi:
         response.raise_for_status()
         return response.json()
 
-    def upload(self, history: str, path: Path, name: str) -> str:
-        """Paste a file into the history as a fasta dataset named NAME; wait until it is ok."""
-        element = {"src": "pasted", "paste_content": path.read_text(), "ext": "fasta", "name": name}
+    def post_raw(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST, and Galaxy's answer as it is, errors included."""
+        return requests.post(f"{self.url}/api/{path}", headers=self.headers, timeout=60, **kwargs)
+
+    def upload(self, history: str, path: Path, name: str, ext: str = "fasta") -> str:
+        """Paste a file into the history as a dataset named NAME; wait until it is ok."""
+        element = {"src": "pasted", "paste_content": path.read_text(), "ext": ext, "name": name}
         target = {"destination": {"type": "hdas"}, "elements": [element]}
         body = {"history_id": history, "targets": [target]}
         dataset = str(self("POST", "tools/fetch", json=body)["outputs"][0]["id"])
@@ -80,9 +100,9 @@ class GalaxyApi:
         return ids[0]
 
 
-def run_bakta(api: GalaxyApi, name: str, installed: bool) -> dict[str, Any]:
+def run_bakta(api: GalaxyApi, name: str, installed: bool, **inputs: str) -> dict[str, Any]:
     """Upload the test genome as NAME.fasta to a new history and run remote_bakta on it (the
-    remote job is named NAME); returns Galaxy's answer (jobs, outputs)."""
+    remote job is named NAME), with INPUTS besides; returns Galaxy's answer (jobs, outputs)."""
     history = api("POST", "histories", json={"name": name})["id"]
     genome = api.upload(history, ROOT / "test-data" / "bakta_genome.fasta", f"{name}.fasta")
     return dict(
@@ -92,7 +112,7 @@ def run_bakta(api: GalaxyApi, name: str, installed: bool) -> dict[str, Any]:
             json={
                 "tool_id": api.tool_id("remote_bakta", installed=installed),
                 "history_id": history,
-                "inputs": {"genome": {"src": "hda", "id": genome}},
+                "inputs": {"genome": {"src": "hda", "id": genome}, **inputs},
             },
         )
     )

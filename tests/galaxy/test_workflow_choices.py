@@ -3,7 +3,9 @@
 planemo cannot give a workflow parameter several values (it stages every list of a test job as
 a dataset collection), so organelle-annotation-tests.yml chooses one model. This test invokes the
 workflow through Galaxy's API, as the run form does, with two models, and checks that RNAweasel
-searched for both (the recording answers only a submit of exactly tRNA and rns).
+searched for both (the recording answers only a submit of exactly tRNA and rns). As the workflow
+tests do, it runs a copy of the workflow whose tool steps replay recordings (scripts/galaxy_api.py
+workflow-replay-copy): the workflow has no input for them.
 
 scripts/test runs it on its Galaxy after the workflow tests. By hand (on the test Galaxy of that
 state folder, started and stopped for the test if it is not running):
@@ -96,7 +98,30 @@ def api(galaxy_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
         credentials("clear")
 
 
-def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) -> None:
+def replay_copy(out: Path) -> dict[str, Any]:
+    """The workflow, its MFannot step replaying mfannot_default.yaml and its RNAweasel step
+    rnaweasel_default.yaml (tRNA and rns)."""
+    done = subprocess.run(
+        [
+            GALAXY_PYTHON,
+            ROOT / "scripts" / "galaxy_api.py",
+            "workflow-replay-copy",
+            ROOT / "workflows" / "recordings.yml",
+            out,
+            WORKFLOW,
+            "--step",
+            "RNAweasel=rnaweasel_default.yaml",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(Path(done.stdout.strip()).read_text()))
+
+
+def test_rnaweasel_searches_every_model_the_user_chose(
+    api: Callable[..., Any], tmp_path: Path
+) -> None:
     history = api("POST", "histories", json={"name": "organelle workflow, two RNA models"})["id"]
     genome = (ROOT / "test-data" / "mito_genome.fasta").read_text()
     upload = api(
@@ -121,9 +146,8 @@ def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) 
         },
     )
     genome_id = upload["outputs"][0]["id"]
-    workflow = api(
-        "POST", "workflows", json={"workflow": json.loads(WORKFLOW.read_text()), "publish": False}
-    )["id"]
+    copy = replay_copy(tmp_path)
+    workflow = api("POST", "workflows", json={"workflow": copy, "publish": False})["id"]
     invocation = api(
         "POST",
         f"workflows/{workflow}/invocations",
@@ -134,8 +158,6 @@ def test_rnaweasel_searches_every_model_the_user_chose(api: Callable[..., Any]) 
                 "Organelle genome": {"src": "hda", "id": genome_id},
                 "Genetic code": "4",
                 "RNAweasel models": ["tRNA", "rns"],
-                "MFannot test recording": "mfannot_default.yaml",
-                "RNAweasel test recording": "rnaweasel_default.yaml",
             },
         },
     )["id"]

@@ -3,7 +3,8 @@
 Galaxy mounts, and Pulsar stages, only the folder that holds a tool's XML. A repository passes
 when its tools' macros, the paths they build from `$__tool_directory__`, the cassettes their
 tests replay and the inputs their tests upload all lie inside it, nothing in it is a symbolic
-link, and the runner imports from its own `lib/` alone.
+link, and the runner imports from its own `lib/` alone. It ships no test data that none of its
+tools' tests uses (an input, a file to compare with, or a cassette to replay).
 """
 
 from __future__ import annotations
@@ -89,9 +90,13 @@ def problems(repository: Path, known_test_data: set[str]) -> list[str]:
     tools = [path for path in sorted(repository.glob("*.xml")) if _is_tool(path)]
     if not tools and not (repository / "repository_dependencies.xml").is_file():
         found.append("neither a tool nor repository_dependencies.xml")
+    used: set[str] = set()  # test-data/ paths that some test uses
     for path in tools:
         tool = ET.parse(path).getroot()
         texts = [path.read_text(encoding="utf-8")]
+        used |= {f"cassettes/{name}" for name in CASSETTE.findall(texts[0])}
+        shipped = {p.name for p in (repository / "test-data").glob("*") if p.is_file()}
+        used |= _test_files(tool, known_test_data | shipped)
         for element in tool.iter("import"):
             target = (path.parent / (element.text or "")).resolve()
             if not _inside(target, root):
@@ -113,4 +118,10 @@ def problems(repository: Path, known_test_data: set[str]) -> list[str]:
         for name in sorted(_test_files(tool, known_test_data)):
             if not (path.parent / "test-data" / name).is_file():
                 found.append(f"{path.name}: its tests use test-data/{name}, which is missing")
+    data = repository / "test-data"
+    found += [
+        f"test-data/{name}: no test of the repository uses it"
+        for name in sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
+        if name not in used
+    ]
     return found + _runner_problems(root)
