@@ -290,6 +290,23 @@ def test_a_ca_bundle_with_the_certificate_makes_it_trusted(
     assert "toolVersion\t1.9.4" in runner.stdout
 
 
+def test_a_ca_bundle_setting_that_names_no_file_is_a_bad_setting_not_a_crash(
+    tls_bakta: FakeBakta, tmp_path: Path
+) -> None:
+    """requests raises a bare OSError for it: the runner says what is wrong in the check's
+    words, with the exit code of a bad setting, before anything is sent."""
+    missing = tmp_path / "site-ca.pem"
+    env = {"BAKTA_API_URL": tls_bakta.base + "/api/v1", "REQUESTS_CA_BUNDLE": str(missing)}
+    sent = len(tls_bakta.log)
+    check = run_cli(["check", "bakta"], env)
+    words = failed_step(check, "tls")
+    assert words.startswith(f"the CA bundle REQUESTS_CA_BUNDLE={missing} does not exist"), words
+    runner = run_cli(["bakta", "version"], env)
+    assert runner.returncode == 2, runner.stderr
+    assert last_line(runner) == f"error: bakta: GET {tls_bakta.base}/api/v2/workflows: {words}"
+    assert len(tls_bakta.log) == sent
+
+
 # ---------------------------------------------------------------- the check against the fakes
 
 

@@ -25,7 +25,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__, network
-from .errors import AuthError, NetworkError, RemoteJobError, RemoteJobsError
+from .errors import AuthError, InputError, NetworkError, RemoteJobError, RemoteJobsError
 from .polling import Deadline
 
 CONNECT_TIMEOUT = 10.0
@@ -302,6 +302,7 @@ class HttpClient:
         url = self.url(path)
         headers = self._headers(url, kwargs.pop("headers", {}))
         what = f"{method} {redact_url(url)}"
+        self._check_ca_bundle(url, what, job)
         if last_call_until is not None:
             return self._last_call(method, url, headers, job, last_call_until, **kwargs)
         connect, read = CONNECT_TIMEOUT, read_timeout or self.timeout[1]
@@ -340,6 +341,15 @@ class HttpClient:
                 )
             raise error
         return response
+
+    def _check_ca_bundle(self, url: str, what: str, job: str | None) -> None:
+        """A CA bundle setting (REQUESTS_CA_BUNDLE) that names no file is a bad setting, said
+        in the check's words before anything is sent: requests would raise a bare OSError."""
+        if urlsplit(url).scheme.lower() != "https":
+            return
+        bundle = network.ca_bundle()
+        if not os.path.exists(bundle.path):
+            raise InputError(self.service, f"{what}: {network.bad_bundle(bundle)}", job)
 
     def _out_of_time(self) -> bool:
         """Whether the last request ended for the deadline (a retry not made, a time-out)."""
