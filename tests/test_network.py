@@ -381,7 +381,7 @@ def test_check_names_refused_credentials_and_missing_scopes(
     assert mfw.returncode == 3
     assert failed_step(mfw, "identity").startswith(
         "token of tester@example.org lacks the scope jobs:write (it has: jobs:read); create a"
-        " token with the scopes jobs:read, jobs:write, jobs:cancel under API tokens at"
+        " token with the scopes jobs:read, jobs:write, jobs:cancel under API tokens in your MFannotWeb account at"
     )
     assert TOKEN not in mfw.stdout + mfw.stderr
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import bakta, codon, mfannotweb
-from .errors import AuthError, RemoteJobsError
+from .errors import RemoteJobsError
 from .http import HttpClient
 from .network import Step, probe
 
@@ -161,26 +161,18 @@ def check_mfannotweb(url: Setting, token: str | None, timeout: float) -> Report:
         )
         return report
     client = mfannotweb.MfannotWebClient(_client(mfannotweb.SERVICE, url, timeout, bearer=token))
-    where = mfannotweb.web_address(url.url)
 
     def identity() -> str:
         answer = client.whoami()
         who = answer.get("identity") or {}
-        scopes = {str(scope) for scope in who.get("scopes") or ()}
-        lacking = [s for s in mfannotweb.SCOPES if s not in scopes and "*" not in scopes]
+        scopes = mfannotweb.token_scopes(who)
         account = f"token of {who.get('email') or 'user ' + str(who.get('id', '?'))}"
+        if needed := [s for s in ("jobs:read", "jobs:write") if s not in scopes]:
+            raise mfannotweb.scope_error(scopes, needed, url.url, account)
         have = ", ".join(sorted(scopes)) or "none"
-        needed = [s for s in ("jobs:read", "jobs:write") if s in lacking]
-        if needed:
-            scopes_needed = ", ".join(mfannotweb.SCOPES)
-            raise AuthError(
-                mfannotweb.SERVICE,
-                f"{account} lacks the scope {' and '.join(needed)} (it has: {have}); create a"
-                f" token with the scopes {scopes_needed} under API tokens at {where}",
-            )
         note = (
             "; without jobs:cancel a deleted Galaxy job cannot cancel its queued remote job"
-            if lacking
+            if "jobs:cancel" not in scopes
             else ""
         )
         return f"GET /api/v1: API {answer.get('version', '?')}, {account}, scopes {have}{note}"

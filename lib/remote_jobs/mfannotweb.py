@@ -154,24 +154,32 @@ def order_models(client: MfannotWebClient, requested: list[str]) -> list[str]:
     return [model for model in available if model in requested]
 
 
+def token_scopes(identity: dict[str, Any]) -> set[str]:
+    """The scopes of the identity `GET /api/v1` describes; "*" (a cookie identity) holds all."""
+    scopes = {str(scope) for scope in identity.get("scopes") or ()}
+    return set(SCOPES) | scopes if "*" in scopes else scopes
+
+
+def scope_error(scopes: set[str], missing: list[str], api_url: str, whose: str) -> AuthError:
+    """The token lacks scopes a run needs: which, what it has, and where to make a new one."""
+    have = ", ".join(sorted(scopes)) or "none"
+    return AuthError(
+        SERVICE,
+        f"{whose} lacks the scope {' and '.join(missing)} (it has: {have}); create a token"
+        f" with the scopes {', '.join(SCOPES)} under API tokens in your MFannotWeb account"
+        f" at {web_address(api_url)}",
+    )
+
+
 def check_scopes(client: MfannotWebClient, needed: tuple[str, ...], progress: Progress) -> None:
     """Fail before anything is sent when the token lacks a scope the run needs (GET /api/v1)."""
     try:
         identity = client.whoami().get("identity") or {}
     except RemoteJobError:  # a server without the whoami route: its answers will tell
         return
-    scopes = {str(scope) for scope in identity.get("scopes") or ()}
-    if "*" in scopes:  # a cookie identity holds every scope
-        return
-    missing = [scope for scope in needed if scope not in scopes]
-    if missing:
-        have = ", ".join(sorted(scopes)) or "none"
-        raise AuthError(
-            SERVICE,
-            f"your token lacks the scope {' and '.join(missing)} (it has: {have}); create a token"
-            f" with the scopes {', '.join(SCOPES)} under API tokens in your MFannotWeb account"
-            f" at {web_address(client.http.base_url)}",
-        )
+    scopes = token_scopes(identity)
+    if missing := [scope for scope in needed if scope not in scopes]:
+        raise scope_error(scopes, missing, client.http.base_url, "your token")
     if "jobs:cancel" not in scopes:
         progress.info(SERVICE, "your token lacks jobs:cancel: a stopped run cannot cancel its job")
 
