@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import configparser
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -88,3 +90,26 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
 def test_test_data_stays_small() -> None:
     total = sum(p.stat().st_size for p in (ROOT / "test-data").rglob("*") if p.is_file())
     assert total < 1_000_000
+
+
+def test_the_local_galaxy_routes_every_tool_to_the_suites_runner() -> None:
+    """scripts/galaxy's job_conf.yml sends every tool of tools/ to the `remote_services` runner
+    by its short id (which also matches its installed copies), and with INSTALLED_TOOLS_ON the
+    installed copies, by their id without the version, to their own environment."""
+    helper = [sys.executable, ROOT / "scripts" / "galaxy_api.py", "tool-routes"]
+    installed_on = [
+        "--installed-from",
+        "http://127.0.0.1:9009/",
+        "--installed-environment",
+        "pulsar",
+    ]
+    routes = subprocess.run(
+        [*helper, ROOT / ".shed.yml", "remote_services", *installed_on],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    routed = {entry["id"]: entry["environment"] for entry in yaml.safe_load(routes)["tools"]}
+    ids = {ET.parse(path).getroot().get("id", "") for path in TOOLS}
+    installed = {f"127.0.0.1:9009/repos/remote_jobs/{id_}/{id_}" for id_ in ids}
+    assert routed == dict.fromkeys(ids, "remote_services") | dict.fromkeys(installed, "pulsar")
