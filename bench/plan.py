@@ -23,6 +23,10 @@ class Plan:
     waiting_runners: int = 200
     waiting_poll: float = 5.0
     waiting_window: float = 30.0
+    many_galaxy: bool = True  # section 7 starts Galaxy (scripts/galaxy)
+    many_seconds: float = 60.0  # D: each remote Bakta job runs this long
+    many_sizes: tuple[int, ...] = (1, 12, 48)  # genomes per list, delivered configuration
+    many_shared_sizes: tuple[int, ...] = (1, 12)  # the same with one 2-worker runner
 
 
 FULL = Plan()
@@ -39,4 +43,5 @@ QUICK = Plan(
     sse_unchunked_runs=1,
     waiting_runners=20,
     waiting_window=10.0,
+    many_galaxy=False,
 )
