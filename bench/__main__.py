@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import cleanup, economy, galaxy, latency, startup, transfer, waiting
+from . import cleanup, economy, galaxy, latency, many, startup, transfer, waiting
 from .plan import FULL, QUICK, Plan
 from .proc import ROOT
-from .report import Section, document, load_average, machine, table
+from .report import Section, document, load_average, machine, merge, table
 
 Measure = Callable[[Plan, Path], Section]
 SECTIONS: dict[int, tuple[str, Measure]] = {
@@ -26,6 +26,7 @@ SECTIONS: dict[int, tuple[str, Measure]] = {
     5: ("waiting cost", waiting.measure),
     6: ("Galaxy", galaxy.measure),
     7: ("cleanup after SIGTERM", cleanup.measure),
+    8: ("many genomes in Galaxy", many.measure),
 }
 DOC = ROOT / "docs" / "benchmarks.md"
 
@@ -44,7 +45,8 @@ def _arguments() -> argparse.Namespace:
         "--output",
         type=Path,
         help=f"write the report here [default: {DOC.relative_to(ROOT)} for a full run of"
-        " every section; nothing for --quick or --only]",
+        " every section; nothing for --quick or --only]; with --only, an existing report keeps"
+        " its other sections",
     )
     return parser.parse_args()
 
@@ -87,7 +89,11 @@ def main() -> int:
         command = f"{shown} -m bench" + (" --quick" if args.quick else "")
         output.parent.mkdir(parents=True, exist_ok=True)
         info = {**machine(), "load": load}
-        output.write_text(document(sections, info, command, minutes))
+        if args.only and output.is_file():
+            command += " --only " + ",".join(map(str, chosen))
+            output.write_text(merge(output.read_text(), sections, info, command, minutes))
+        else:
+            output.write_text(document(sections, info, command, minutes))
         print(f"bench: wrote {output} ({minutes:.1f} min)", file=sys.stderr)
     return 1 if crashed else 0
 

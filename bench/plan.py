@@ -25,6 +25,10 @@ class Plan:
     waiting_window: float = 30.0
     cleanup_genomes: tuple[int, ...] = (1, 8, 50)
     cleanup_runs: int = 3
+    many_galaxy: bool = True  # section 8 starts Galaxy (scripts/galaxy)
+    many_seconds: float = 60.0  # D: each remote Bakta job runs this long
+    many_sizes: tuple[int, ...] = (1, 12, 48)  # genomes per list, delivered configuration
+    many_shared_sizes: tuple[int, ...] = (1, 12)  # the same with one 2-worker runner
 
 
 FULL = Plan()
@@ -43,4 +47,5 @@ QUICK = Plan(
     waiting_window=10.0,
     cleanup_genomes=(1, 8),
     cleanup_runs=1,
+    many_galaxy=False,
 )

@@ -122,7 +122,8 @@ Measured by `{command}` ({minutes:.1f} min) on {info["date"]}.
 
 Machine: {info["cores"]} cores ({info["cpu"]}), {info["memory"]} of memory, {info["kernel"]},
 Python {info["python"]}, curl {info["curl"]}; 1-minute load average {info["load"]} before
-the run. Every server ran in the bench process on 127.0.0.1. Results are medians with the
+the run. Every fake service ran in the bench process on 127.0.0.1 (section 8 also starts a
+Galaxy and a Pulsar, in processes of their own). Results are medians with the
 range (min-max) and the number of runs; ratios compare measurements taken in the same round.
 MB = 10^6 bytes, MiB = 2^20 bytes. Below the table, each section says how it measured and,
 for each goal it missed, why.
@@ -133,3 +134,47 @@ for each goal it missed, why.
         parts.extend(f"- {note}" for note in section.notes)
         parts.append("")
     return "\n".join(parts)
+
+
+def _part(section: Section, extra_notes: list[str]) -> list[str]:
+    lines = [f"## {section.number}. {section.title}", ""]
+    lines += [f"- {note}" for note in [*section.notes, *extra_notes]]
+    return [*lines, ""]
+
+
+def merge(
+    text: str, sections: list[Section], info: dict[str, str], command: str, minutes: float
+) -> str:
+    """An existing report TEXT with SECTIONS measured anew (`--only`): their rows and parts
+    replace the old ones, the other sections and the header stay, and each new part says how
+    and when it was measured."""
+    lines = text.splitlines()
+    top = lines.index(table([]).splitlines()[0])
+    end = next((i for i in range(top, len(lines)) if not lines[i].startswith("|")), len(lines))
+    rows: dict[int, list[str]] = {}
+    for line in lines[top + 2 : end]:
+        rows.setdefault(int(line.split("|")[1]), []).append(line)
+    parts: dict[int, list[str]] = {}
+    number = None
+    for line in lines[end:]:
+        if line.startswith("## ") and line[3:].split(".")[0].isdigit():
+            number = int(line[3:].split(".")[0])
+        if number is not None:
+            parts.setdefault(number, []).append(line)
+    stamp = (
+        f"Measured alone by `{command}` ({minutes:.1f} min) on {info['date']}, 1-minute load"
+        f" average {info['load']} before the run; the machine as above."
+    )
+    for section in sections:
+        rows[section.number] = table([section]).splitlines()[2:]
+        parts[section.number] = _part(section, [stamp])
+    out = [*lines[:top], *table([]).splitlines()]
+    for number in sorted(rows):
+        out += rows[number]
+    out.append("")
+    for number in sorted(parts):
+        part = parts[number]
+        while part and not part[-1]:
+            part = part[:-1]
+        out += [*part, ""]
+    return "\n".join(out)

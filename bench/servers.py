@@ -206,13 +206,17 @@ class TimedBakta(BenchServer, FakeBakta):
     def __init__(self, done_after: float | None) -> None:
         super().__init__()
         self.done_after = done_after
+        self.started_at: dict[str, float] = {}  # job id -> its job/start (time.monotonic)
         self.done_at: dict[str, float] = {}  # job id -> when it became SUCCESSFUL
+        self.seen_done_at: dict[str, float] = {}  # job id -> first status request saying so
 
     def _start(self, body: dict[str, Any]) -> Response:
         response = super()._start(body)
         job_id = str((body.get("job") or {}).get("jobID"))
-        if response.status == 200 and self.done_after is not None:
-            self.done_at[job_id] = time.monotonic() + self.done_after
+        if response.status == 200:
+            self.started_at[job_id] = time.monotonic()
+            if self.done_after is not None:
+                self.done_at[job_id] = self.started_at[job_id] + self.done_after
         return response
 
     def _list(self, body: dict[str, Any]) -> Response:
@@ -222,6 +226,8 @@ class TimedBakta(BenchServer, FakeBakta):
             if job is not None:
                 finished = now >= self.done_at.get(job.id, float("inf"))
                 job.script = ["SUCCESSFUL" if finished else "RUNNING"]  # what _list pops next
+                if finished:
+                    self.seen_done_at.setdefault(job.id, now)
         return super()._list(body)
 
 

@@ -396,16 +396,25 @@ def cmd_tool_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tool_routes(args: argparse.Namespace) -> int:
-    """Print job_conf.yml's `tools:` section sending the suite's tools, as installed from
-    TOOL_SHED_URL, to ENVIRONMENT. Galaxy matches an installed tool by its id without the
-    version (HOST/repos/OWNER/REPOSITORY/TOOL); the tools loaded from a folder (short ids) keep
-    the default environment."""
+    """Print job_conf.yml's `tools:` section: the suite's tools (one per repository of
+    .shed.yml, named like it) by their short ids to ENVIRONMENT, and with --installed-from,
+    their copies installed from that Tool Shed to --installed-environment.
+
+    Galaxy tries a tool's ids in this order: the full id, the installed id without its version
+    (HOST/repos/OWNER/REPOSITORY/TOOL) and the short id (`Tool.all_ids`); the first entry that
+    matches wins. So a short id routes the tools loaded from a folder AND their installed
+    copies, whatever their version, unless an installed id of its own says otherwise."""
     shed = _shed_config(args.shed_yml)
-    host = urllib.parse.urlsplit(args.tool_shed_url).netloc
+    names = list(shed.get("repositories", {}))
     print("tools:")
-    for name in shed.get("repositories", {}):  # one tool per repository, named like it
-        print(f"  - id: {host}/repos/{shed['owner']}/{name}/{name}")
+    for name in names:
+        print(f"  - id: {name}")
         print(f"    environment: {args.environment}")
+    if args.installed_from:
+        host = urllib.parse.urlsplit(args.installed_from).netloc
+        for name in names:
+            print(f"  - id: {host}/repos/{shed['owner']}/{name}/{name}")
+            print(f"    environment: {args.installed_environment}")
     return 0
 
 
@@ -557,10 +566,11 @@ def main() -> int:
     p.add_argument("--section", default="Remote jobs")
     p.set_defaults(func=cmd_tool_list)
 
-    p = sub.add_parser("tool-routes", help="print job_conf.yml tools: for the installed suite")
+    p = sub.add_parser("tool-routes", help="print job_conf.yml tools: for the suite's tools")
     p.add_argument("shed_yml")
-    p.add_argument("tool_shed_url")
     p.add_argument("environment")
+    p.add_argument("--installed-from", metavar="TOOL_SHED_URL")
+    p.add_argument("--installed-environment")
     p.set_defaults(func=cmd_tool_routes)
 
     p = sub.add_parser("mulled-image", help="print the mulled-v2 image name of the requirements")

@@ -6,6 +6,8 @@ import configparser
 import fnmatch
 import glob
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -166,7 +168,6 @@ def test_every_output_of_every_tool_is_asserted_by_a_test() -> None:
 def test_every_tool_reports_the_runner_version_as_it_runs_the_runner() -> None:
     """<version_command> runs the runner the way the command does (@RUNNER@, from the tool's
     folder): Galaxy stores its answer with the outputs."""
-    import subprocess
 
     tokens = {t.get("name"): t.text or "" for t in MACROS.iter("token")}
     (version_command,) = [
@@ -204,3 +205,26 @@ def test_the_bioconda_recipe_packages_this_version_with_setup_cfgs_requirements(
     (entry_point,) = config["options.entry_points"]["console_scripts"].strip().splitlines()
     assert f"    - {entry_point}" in text
     assert "    - remote-jobs --help" in text
+
+
+def test_the_local_galaxy_routes_every_tool_to_the_suites_runner() -> None:
+    """scripts/galaxy's job_conf.yml sends every tool of tools/ to the `remote_services` runner
+    by its short id (which also matches its installed copies), and with INSTALLED_TOOLS_ON the
+    installed copies, by their id without the version, to their own environment."""
+    helper = [sys.executable, ROOT / "scripts" / "galaxy_api.py", "tool-routes"]
+    installed_on = [
+        "--installed-from",
+        "http://127.0.0.1:9009/",
+        "--installed-environment",
+        "pulsar",
+    ]
+    routes = subprocess.run(
+        [*helper, ROOT / ".shed.yml", "remote_services", *installed_on],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    routed = {entry["id"]: entry["environment"] for entry in yaml.safe_load(routes)["tools"]}
+    ids = {ET.parse(path).getroot().get("id", "") for path in TOOLS}
+    installed = {f"127.0.0.1:9009/repos/remote_jobs/{id_}/{id_}" for id_ in ids}
+    assert routed == dict.fromkeys(ids, "remote_services") | dict.fromkeys(installed, "pulsar")

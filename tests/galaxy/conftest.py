@@ -16,6 +16,8 @@ import pytest
 from tests.fakes.bakta_service import FakeBakta
 from tests.galaxy.support import GalaxyApi, galaxy
 
+USER_LIMIT = 6  # the suite's jobs one user runs at once (test_many_genomes.py)
+
 
 @pytest.fixture(scope="session")
 def bakta() -> Iterator[FakeBakta]:
@@ -27,9 +29,14 @@ def bakta() -> Iterator[FakeBakta]:
 @pytest.fixture(scope="session")
 def galaxy_env(bakta: FakeBakta) -> dict[str, str]:
     """What `scripts/galaxy start` gets: the suite's jobs talk to the fake Bakta service and may
-    not replay recordings (REMOTE_JOBS_REPLAY=off, as a production Galaxy may set it), and with
-    PULSAR_URL set (scripts/test: its Pulsar), the installed tools run on Pulsar."""
-    env = {"BAKTA_API_URL": bakta.base + "/api/v1", "REMOTE_JOBS_REPLAY": "off"}
+    not replay recordings (REMOTE_JOBS_REPLAY=off, as a production Galaxy may set it), one user
+    runs USER_LIMIT of them at once, and with PULSAR_URL set (scripts/test: its Pulsar), the
+    installed tools run on Pulsar."""
+    env = {
+        "BAKTA_API_URL": bakta.base + "/api/v1",
+        "REMOTE_JOBS_REPLAY": "off",
+        "REMOTE_JOBS_USER_LIMIT": str(USER_LIMIT),
+    }
     if os.environ.get("PULSAR_URL"):
         env["INSTALLED_TOOLS_ON"] = "pulsar"
     return env

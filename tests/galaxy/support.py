@@ -49,12 +49,13 @@ def wait_for(what: str, condition: Callable[[], Any], limit: float = 180.0) -> A
 
 
 class GalaxyApi:
-    """The running test Galaxy's API, as the test user (from its galaxy.env)."""
+    """The running test Galaxy's API, as the test user (from the galaxy.env of its state
+    folder: GALAXY_STATE_DIR's, unless given)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: Path = STATE) -> None:
         env = dict(
             line.split("=", 1)
-            for line in (STATE / "galaxy.env").read_text().splitlines()
+            for line in (state / "galaxy.env").read_text().splitlines()
             if "=" in line
         )
         self.url = env["GALAXY_URL"]
@@ -73,16 +74,57 @@ class GalaxyApi:
         """POST, and Galaxy's answer as it is, errors included."""
         return requests.post(f"{self.url}/api/{path}", headers=self.headers, timeout=60, **kwargs)
 
-    def upload(self, history: str, path: Path, name: str, ext: str = "fasta") -> str:
-        """Paste a file into the history as a dataset named NAME; wait until it is ok."""
+    def upload(
+        self, history: str, path: Path, name: str, ext: str = "fasta", limit: float = 180.0
+    ) -> str:
+        """Paste a file into the history as a dataset named NAME; wait until it is ok (at most
+        LIMIT s)."""
         element = {"src": "pasted", "paste_content": path.read_text(), "ext": ext, "name": name}
         target = {"destination": {"type": "hdas"}, "elements": [element]}
         body = {"history_id": history, "targets": [target]}
         dataset = str(self("POST", "tools/fetch", json=body)["outputs"][0]["id"])
         wait_for(
-            f"the upload of {name}", lambda: self("GET", f"datasets/{dataset}")["state"] == "ok"
+            f"the upload of {name}",
+            lambda: self("GET", f"datasets/{dataset}")["state"] == "ok",
+            limit,
         )
         return dataset
+
+    def upload_list(
+        self, history: str, name: str, genomes: dict[str, Path], limit: float = 180.0
+    ) -> str:
+        """Paste files into the history as a list collection NAME of fasta datasets, its
+        elements named by the keys of GENOMES; wait until every element is ok (at most LIMIT
+        s); return the collection's id. (Galaxy makes the collection when the upload job ends.)"""
+        elements = [
+            {"src": "pasted", "paste_content": path.read_text(), "ext": "fasta", "name": element}
+            for element, path in genomes.items()
+        ]
+        target = {
+            "destination": {"type": "hdca"},
+            "collection_type": "list",
+            "name": name,
+            "elements": elements,
+        }
+        body = {"history_id": history, "targets": [target]}
+        (job,) = self("POST", "tools/fetch", json=body)["jobs"]
+
+        def made() -> str | None:
+            state = self.job_state(job["id"])
+            if state in {"error", "failed", "deleted"}:
+                raise AssertionError(f"the upload of the list {name} ended {state}")
+            contents = self(
+                "GET",
+                f"histories/{history}/contents",
+                params={"q": ["history_content_type", "name"], "qv": ["dataset_collection", name]},
+            )
+            if state != "ok" or not contents:
+                return None
+            hdca = self("GET", f"dataset_collections/{contents[0]['id']}")
+            ready = {element["object"]["state"] for element in hdca["elements"]} == {"ok"}
+            return str(hdca["id"]) if hdca["populated_state"] == "ok" and ready else None
+
+        return str(wait_for(f"the upload of the list {name}", made, limit))
 
     def job_state(self, job: str) -> str:
         return str(self("GET", f"jobs/{job}")["state"])
