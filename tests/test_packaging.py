@@ -16,7 +16,7 @@ import yaml
 import remote_jobs
 from tests.conftest import ROOT
 
-# tools/ also holds links to macros.xml, lib/ and test-data/ (the tools' folder as published).
+# tools/ also holds macros.xml, lib/ and test-data/ (a tool folder, as published).
 TOOLS = sorted(p for p in (ROOT / "tools").glob("*.xml") if ET.parse(p).getroot().tag == "tool")
 MACROS = ET.parse(ROOT / "macros.xml").getroot()
 

@@ -52,7 +52,7 @@ def test_deleting_a_galaxy_job_on_pulsar_kills_the_runner_and_leaves_nothing_on_
 ) -> None:
     """Pulsar stops a job with SIGKILL (psutil, pulsar.managers.util.kill): the runner cannot
     delete its remote Bakta job, which runs to its end on the service (docs/admin.md says
-    so). The job's files, with its job script and job file, must not stay on the Pulsar node."""
+    so). The job's files, with its job script, must not stay on the Pulsar node."""
     job = run_bakta(api, "on_pulsar", installed=True)["jobs"][0]["id"]
     remote = running_remote_job(bakta, "on_pulsar")
     staging = Path(os.environ["PULSAR_STATE"]) / "staging"
