@@ -394,6 +394,11 @@ def _ratio(runs: list[Run], run: Run) -> float | None:
     return run.wall / one.wall if one and one.wall and run.genomes > 1 else None
 
 
+def _count(number: int, noun: str) -> str:
+    """The count and the noun, plural unless one: 1 genome, 12 genomes."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _report(
     section: Section, runs: list[Run], idle_upload: dict[str, float], seconds: float
 ) -> None:
@@ -401,6 +406,7 @@ def _report(
         what = f"{run.setup}: `{run.tool}`" + (
             " (one job for the list)" if run.tool != "remote_bakta" else ""
         )
+        count = _count(run.genomes, "genome")
         ratio = _ratio(runs, run)
         delivered = run.setup == "delivered" and run.tool == "remote_bakta"
         goal = RATIO_GOALS.get(run.genomes) if delivered else None
@@ -411,25 +417,25 @@ def _report(
         if set(run.states) != {"ok"}:
             text += f"; job states {run.states}"
         section.add(
-            f"{what}, {run.genomes} genomes (D = {seconds:g} s): submission -> last output",
+            f"{what}, {count} (D = {seconds:g} s): submission -> last output",
             text,
             f"<= {goal:g} x one genome" if goal else "",
             None if goal is None or ratio is None else ratio <= goal,
         )
         idle = idle_upload[run.setup]
         section.add(
-            f"{what}, {run.genomes} genomes: an upload sent {UPLOAD_AFTER:g} s after them;"
+            f"{what}, {count}: an upload sent {UPLOAD_AFTER:g} s after them;"
             " the same on the idle Galaxy",
             f"{run.upload:.0f} s; {idle:.0f} s",
             f"<= idle + {UPLOAD_GOAL:g} s" if delivered else "",
             (run.upload <= idle + UPLOAD_GOAL) if delivered else None,
         )
         section.add(
-            f"{what}, {run.genomes} genomes: Galaxy's own time per job (created -> remote job"
+            f"{what}, {count}: Galaxy's own time per job (created -> remote job"
             " started; remote job done, as the runner heard it -> Galaxy job ok); memory while"
             " the most jobs ran (Galaxy's processes, idle before; the jobs' processes)",
             f"{_show(run.before)}; {_show(run.after)}; {run.galaxy_mb:,.0f} MB"
-            f" ({run.idle_mb:,.0f} MB), {run.jobs_mb:,.0f} MB for {run.waiting} jobs",
+            f" ({run.idle_mb:,.0f} MB), {run.jobs_mb:,.0f} MB for {_count(run.waiting, 'job')}",
         )
     section.notes += [
         "Galaxy is the one `scripts/galaxy start` runs (Galaxy 26.1.1, SQLite, one gunicorn"
