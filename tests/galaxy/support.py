@@ -116,11 +116,21 @@ class GalaxyApi:
             contents = self(
                 "GET",
                 f"histories/{history}/contents",
-                params={"q": ["history_content_type", "name"], "qv": ["dataset_collection", name]},
+                params={
+                    "v": "dev",  # without it Galaxy ignores q and qv, and lists everything
+                    "q": ["history_content_type", "name-eq"],
+                    "qv": ["dataset_collection", name],
+                },
             )
-            if state != "ok" or not contents:
+            named = [
+                item
+                for item in contents
+                if (item["history_content_type"], item["name"]) == ("dataset_collection", name)
+            ]
+            if state != "ok" or not named:
                 return None
-            hdca = self("GET", f"dataset_collections/{contents[0]['id']}")
+            newest = max(named, key=lambda item: int(item["hid"]))
+            hdca = self("GET", f"dataset_collections/{newest['id']}")
             ready = {element["object"]["state"] for element in hdca["elements"]} == {"ok"}
             return str(hdca["id"]) if hdca["populated_state"] == "ok" and ready else None
 

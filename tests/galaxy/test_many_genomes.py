@@ -83,46 +83,55 @@ def test_a_list_of_genomes_runs_at_once_and_an_upload_does_not_wait(
         lists["pulsar"] = (True, GENOMES)
     history = api("POST", "histories", json={"name": "many genomes at once"})["id"]
     names: dict[str, list[str]] = {}
-    jobs: list[str] = []
-    for prefix, (installed, count) in lists.items():
-        names[prefix] = [f"many_{prefix}_{history}_{number}" for number in range(1, count + 1)]
-        collection = api.upload_list(history, prefix, dict.fromkeys(names[prefix], GENOME))
-        jobs += map_over(api, history, api.tool_id("remote_bakta", installed), collection)
-    assert len(jobs) == sum(len(elements) for elements in names.values())
+    try:
+        jobs: list[str] = []
+        for prefix, (installed, count) in lists.items():
+            names[prefix] = [f"many_{prefix}_{history}_{number}" for number in range(1, count + 1)]
+            collection = api.upload_list(history, prefix, dict.fromkeys(names[prefix], GENOME))
+            jobs += map_over(api, history, api.tool_id("remote_bakta", installed), collection)
+        assert len(jobs) == sum(len(elements) for elements in names.values())
 
-    def started(prefix: str) -> list[FakeJob]:
-        return [j for j in list(bakta.jobs.values()) if j.name in names[prefix] and j.config]
+        def started(prefix: str) -> list[FakeJob]:
+            return [j for j in list(bakta.jobs.values()) if j.name in names[prefix] and j.config]
 
-    def all_at_once() -> bool:
-        return all(len(started(prefix)) >= GENOMES for prefix in names)
+        def all_at_once() -> bool:
+            return all(len(started(prefix)) >= GENOMES for prefix in names)
 
-    # The fake holds every job RUNNING: they can only all start if they run at once.
-    wait_for(f"{GENOMES} remote jobs of each list start", all_at_once, limit=300)
+        # The fake holds every job RUNNING: they can only all start if they run at once.
+        wait_for(f"{GENOMES} remote jobs of each list start", all_at_once, limit=300)
 
-    api.upload(history, UPLOAD, "uploaded_meanwhile.fasta")  # waits until it is ok
+        api.upload(history, UPLOAD, "uploaded_meanwhile.fasta")  # waits until it is ok
 
-    held = [job for prefix in names for job in started(prefix)]
-    assert all(job.status in {"INIT", "RUNNING"} for job in held)  # none released yet
-    assert {api.job_state(job) for job in jobs} <= {"new", "queued", "running"}
-    local = started("local")
-    assert len(local) == GENOMES  # the user's limit: the last genome waits in Galaxy
-    (waiting,) = set(names["local"]) - {job.name for job in local}
+        held = [job for prefix in names for job in started(prefix)]
+        assert all(job.status in {"INIT", "RUNNING"} for job in held)  # none released yet
+        assert {api.job_state(job) for job in jobs} <= {"new", "queued", "running"}
+        local = started("local")
+        assert len(local) == GENOMES  # the user's limit: the last genome waits in Galaxy
+        (waiting,) = set(names["local"]) - {job.name for job in local}
 
-    released = len(bakta.log)
-    local[0].script = ["SUCCESSFUL"]  # ends at its runner's next status request
-    wait_for(f"the remote job {waiting} starts", lambda: started("local")[GENOMES:])
-    (init,) = inits(bakta, waiting)
-    assert init > released  # only once one of the user's jobs had ended
+        released = len(bakta.log)
+        local[0].script = ["SUCCESSFUL"]  # ends at its runner's next status request
+        wait_for(f"the remote job {waiting} starts", lambda: started("local")[GENOMES:])
+        (init,) = inits(bakta, waiting)
+        assert init > released  # only once one of the user's jobs had ended
 
-    for job in [*held, *started("local")]:
-        job.script = ["SUCCESSFUL"]
-    wait_for(
-        "Galaxy finishes every job",
-        lambda: {api.job_state(job) for job in jobs} <= {"ok", "error", "failed", "deleted"},
-        limit=600,
-    )
-    for job in jobs:
-        details = api("GET", f"jobs/{job}", params={"full": "true"})
-        assert details["state"] == "ok", details.get("stderr")
-    for name in (name for elements in names.values() for name in elements):
-        assert len(inits(bakta, name)) == 1, name  # one remote job each
+        for job in [*held, *started("local")]:
+            job.script = ["SUCCESSFUL"]
+        wait_for(
+            "Galaxy finishes every job",
+            lambda: {api.job_state(job) for job in jobs} <= {"ok", "error", "failed", "deleted"},
+            limit=600,
+        )
+        for job in jobs:
+            details = api("GET", f"jobs/{job}", params={"full": "true"})
+            assert details["state"] == "ok", details.get("stderr")
+        for name in (name for elements in names.values() for name in elements):
+            assert len(inits(bakta, name)) == 1, name  # one remote job each
+    finally:
+        # Whatever happened, nothing of this test may hold the user's places or the fake's
+        # jobs for the tests after it: release every remote job it made, stop its Galaxy jobs.
+        mine = {name for elements in names.values() for name in elements}
+        for remote in list(bakta.jobs.values()):
+            if remote.name in mine:
+                remote.script = ["SUCCESSFUL"]
+        stop_unfinished_jobs(api)
