@@ -40,15 +40,22 @@ def installed_id(tool_id: str) -> str:
     return f"toolshed.g2.bx.psu.edu/repos/{owner}/{tool_id}/{tool_id}/0.2.0+galaxy0"
 
 
+def yaml_blocks() -> list[tuple[int, str, Any]]:
+    """(line, text, parsed YAML) of every ```yaml block of the guide."""
+    text = GUIDE.read_text(encoding="utf-8")
+    return [
+        (text.count("\n", 0, match.start()) + 1, match.group(1), yaml.safe_load(match.group(1)))
+        for match in re.finditer(r"^```yaml\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    ]
+
+
 def examples() -> list[tuple[int, dict[str, Any]]]:
     """(line, parsed YAML) of every ```yaml block of the guide that has a `tools` key."""
-    text = GUIDE.read_text(encoding="utf-8")
-    found = []
-    for match in re.finditer(r"^```yaml\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
-        document = yaml.safe_load(match.group(1))
-        if isinstance(document, dict) and "tools" in document:
-            found.append((text.count("\n", 0, match.start()) + 1, document))
-    return found
+    return [
+        (line, document)
+        for line, _, document in yaml_blocks()
+        if isinstance(document, dict) and "tools" in document
+    ]
 
 
 EXAMPLES = examples()
