@@ -17,6 +17,11 @@ from tests.fakes.bakta_service import FakeBakta, FakeJob
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
+# Galaxy's venv, as scripts/galaxy install makes it (REMOTE_JOBS_CACHE).
+GALAXY_VENV = Path(
+    os.environ.get("REMOTE_JOBS_CACHE", Path.home() / ".cache" / "remote-jobs-suite"),
+    "galaxy-venv",
+)
 
 
 def galaxy(command: str, **env: str) -> None:

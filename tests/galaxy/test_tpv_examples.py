@@ -15,12 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.galaxy.support import GALAXY_VENV
 from tests.test_admin_examples import yaml_blocks
 
-GALAXY_VENV = Path(
-    os.environ.get("REMOTE_JOBS_CACHE", Path.home() / ".cache" / "remote-jobs-suite"),
-    "galaxy-venv",
-)
 # A TPV rule file: tools as a mapping of id patterns (a job_conf.yml lists them).
 TPV_EXAMPLES = [
     (line, text)

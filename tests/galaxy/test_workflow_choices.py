@@ -24,17 +24,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.galaxy.support import wait_for
+from tests.galaxy.support import GALAXY_VENV, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "workflows" / "organelle-annotation" / "organelle-annotation.ga"
 STATE = Path(os.environ.get("GALAXY_STATE_DIR", ""))
-GALAXY_PYTHON = Path(
-    os.environ.get("REMOTE_JOBS_CACHE", Path.home() / ".cache" / "remote-jobs-suite"),
-    "galaxy-venv",
-    "bin",
-    "python",
-)
+GALAXY_PYTHON = GALAXY_VENV / "bin" / "python"
 
 
 def galaxy(command: str) -> int:
