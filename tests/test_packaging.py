@@ -205,6 +205,19 @@ def test_the_bioconda_recipe_packages_this_version_with_setup_cfgs_requirements(
     (entry_point,) = config["options.entry_points"]["console_scripts"].strip().splitlines()
     assert f"    - {entry_point}" in text
     assert "    - remote-jobs --help" in text
+    assert "  license_file: LICENSE\n" in text
+    assert f"  license: {config['metadata']['license']}\n" in text
+
+
+def test_the_licence_file_is_the_licence_the_metadata_names() -> None:
+    """LICENSE is the MIT licence that setup.cfg names, and setup.cfg ships it (wheel, sdist)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    assert config["metadata"]["license"] == "MIT"
+    assert config["metadata"]["license_files"].split() == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) ")
+    assert "Permission is hereby granted, free of charge" in text
 
 
 def test_the_local_galaxy_routes_every_tool_to_the_suites_runner() -> None:
