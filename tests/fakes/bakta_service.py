@@ -117,6 +117,8 @@ class FakeBakta(FakeServer):
         scripts: dict[str, list[str]] | None = None,
         *,
         v2: bool = False,
+        v2_logs: bool = True,
+        engine_failures: int = 0,
     ) -> None:
         super().__init__()
         self.v2 = v2  # also serve /api/v2 (a v1-only deployment answers 404 there)
@@ -132,12 +134,12 @@ class FakeBakta(FakeServer):
         self.error_log = "ERROR: wrong sequence format in contig_2 (line 41)!"
         # The workflow engine fails this many of the next jobs started (after they ran a
         # while): the service's own failure, with none of Bakta's words in the job's log.
-        self.engine_failures = 0
+        self.engine_failures = engine_failures
         # The service restarts this many times right before a job/start: it forgets the jobs
         # initialised but not yet started (it keeps them in memory only).
         self.restarts_before_start = 0
         # v2 GET /job/logs: the newer backend's stages; False: an older build's 501.
-        self.v2_logs = True
+        self.v2_logs = v2_logs
         self.deleted: list[str] = []  # job ids, in the order they were deleted
 
     def presign(self, key: str, method: str) -> str:
