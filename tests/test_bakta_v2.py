@@ -417,11 +417,19 @@ def test_sample_names_are_sanitised(name: str, sample: str | None) -> None:
         assert bakta.sample_name(Path(name)) == sample
 
 
-def test_v2_proteins_take_resubmit(v2_workdir: Path) -> None:
-    server = FakeBakta(v2=True)
-    server.engine_failures = 1
+@pytest.mark.parametrize(
+    ("command", "inputs"), [("proteins", "proteins.faa"), ("baktfold", "genome.json")]
+)
+def test_v2_proteins_and_baktfold_take_resubmit(
+    v2_workdir: Path, command: str, inputs: str
+) -> None:
+    (v2_workdir / "genome.json").write_text(
+        json.dumps({"features": [], "sequences": [], "version": {"bakta": "1.9.4"}})
+    )
+    server = FakeBakta(v2=True, engine_failures=1)
     with server:
-        result = annotate(server, v2_workdir, "proteins.faa", "--resubmit", "0", command="proteins")
+        result = annotate(server, v2_workdir, inputs, "--resubmit", "0", command=command)
+        assert len(server.requests_to("POST", "/api/v2/job/init")) == 1
     assert result.returncode == 4
     assert result.stderr.strip().endswith("submitting it again may help (--resubmit)")
 
