@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,11 @@ def test_default_run_fetches_all_fourteen_files_with_bakta_cli_names(
     job_id = next(iter(bakta_server.jobs))
     assert lines[1:] == [
         f"bakta: genome: submitted as job {job_id}",
-        "bakta genome: INIT (00:00)",
-        "bakta genome: INIT -> RUNNING (00:00)",
-        "bakta genome: RUNNING -> SUCCESSFUL (00:00)",
+        "bakta genome: queued on the service (00:00)",
+        "bakta genome: queued on the service -> RUNNING (00:00)",
+        "bakta genome: RUNNING -> SUCCESSFUL (00:00; queued 00:00, ran 00:00)",
     ]  # one line per state change, none per poll (three RUNNING polls happened)
+    assert not bakta_server.requests_to("GET", "/api/v1/job/logs")  # the log: when asked for
 
 
 def test_start_request_follows_what_the_backend_requires(
@@ -149,18 +151,126 @@ def test_resume_reattaches_and_submits_nothing_new(workdir: Path) -> None:
         assert other.returncode == 2 and "belongs to another run" in other.stderr
 
 
-def test_error_job_reports_the_last_log_line(workdir: Path) -> None:
+def test_error_job_reports_the_last_log_lines(workdir: Path) -> None:
     server = FakeBakta(script=["INIT", "RUNNING", "ERROR"])
     server.error_log = "Error: contig_2 is shorter than 1 nt"
     with server:
         result = annotate(server, workdir, "genome.fasta")
     job_id = next(iter(server.jobs))
     assert result.returncode == 4
-    assert (
-        result.stderr.strip().splitlines()[-1]
-        == f"error: bakta job {job_id}: job ended in ERROR: Error: contig_2 is shorter than 1 nt"
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"error: bakta job {job_id}: job ended in ERROR: parse genome sequences... | imported: 2"
+        " | Error: contig_2 is shorter than 1 nt"
+    )  # Bakta's own last words: it failed on its input, and is not submitted again
+    assert re.fullmatch(
+        r"bakta genome: RUNNING -> ERROR \(\d\d:\d\d; queued \d\d:\d\d, ran \d\d:\d\d\)", lines[-2]
     )
+    assert len(server.requests_to("POST", "/api/v1/job/init")) == 1 and not server.deleted
     assert not (workdir / "out" / "genome").exists()
+
+
+@pytest.mark.parametrize(
+    ("v2", "words"),
+    [
+        pytest.param(
+            False,
+            "job ended in ERROR: Internal server error (the service's own error, no word of Bakta)",
+            id="v1",
+        ),  # the log is only the service's generic error
+        pytest.param(
+            True,
+            "job ended in ERROR in stage bakta (status error, log empty: the service's own"
+            " failure, no word of bakta)",
+            id="v2",
+        ),  # the engine's status of the stage, with no log of its own
+    ],
+)
+def test_a_job_that_failed_inside_the_service_is_resubmitted_once(
+    workdir: Path, v2: bool, words: str
+) -> None:
+    """Bakta's team answers such failures with "just re-submit" (Bakta issues 291, 152, 386)."""
+    server = FakeBakta(v2=v2)
+    server.engine_failures = 1
+    with server:
+        result = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
+        (new_id,) = server.jobs
+    assert result.returncode == 0, result.stderr
+    (old_id,) = server.deleted
+    assert (
+        f"bakta: genome: job {old_id} failed inside the service, not on its input: {words};"
+        f" resubmitted as job {new_id} (1 of --resubmit 1), job {old_id} deleted"
+    ) in result.stderr.splitlines()
+    assert (workdir / "out" / "genome" / "genome.gff3").is_file()
+    record = json.loads((workdir / "job.json").read_text())["jobs"]["genome"]
+    assert record["id"] == new_id and record["resubmitted"] == 1  # the job file follows it
+    assert len(server.requests_to("POST", f"/api/v{2 if v2 else 1}/job/init")) == 2
+
+
+@pytest.mark.parametrize(
+    ("resubmit", "jobs"),
+    [pytest.param([], 2, id="default"), pytest.param(["--resubmit", "0"], 1, id="off")],
+)
+def test_resubmission_is_bounded(workdir: Path, resubmit: list[str], jobs: int) -> None:
+    server = FakeBakta()
+    server.engine_failures = 5
+    with server:
+        result = annotate(server, workdir, "genome.fasta", *resubmit)
+        last = next(iter(server.jobs))
+    assert result.returncode == 4
+    assert len(server.requests_to("POST", "/api/v1/job/init")) == jobs
+    again = (
+        "it failed inside the service again after 1 resubmission(s)"
+        if jobs == 2
+        else "submitting it again may help (--resubmit)"
+    )
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: bakta job {last}: job ended in ERROR: Internal server error (the service's own"
+        f" error, no word of Bakta); {again}"
+    )
+
+
+def test_a_job_lost_between_its_init_and_start_is_submitted_afresh_once(workdir: Path) -> None:
+    """backend: v1's job/start answers 200 for a job it does not know (the service restarted
+    after the init); the next job/list says NOT_FOUND."""
+    server = FakeBakta()
+    server.restarts_before_start = 1
+    with server:
+        result = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
+        (new_id,) = server.jobs
+        first_id = server.requests_to("POST", "/api/v1/job/start")[0].json()["job"]["jobID"]
+    assert result.returncode == 0, result.stderr
+    assert first_id != new_id
+    lines = result.stderr.splitlines()
+    assert (
+        f"bakta: genome: the service does not know job {first_id}, whose start it accepted (lost"
+        " in a restart of the service between its init and its start); submitting it afresh"
+    ) in lines
+    assert f"bakta: genome: submitted as job {new_id}" in lines
+    assert json.loads((workdir / "job.json").read_text())["jobs"]["genome"]["id"] == new_id
+    assert (workdir / "out" / "genome" / "genome.gff3").is_file()
+
+
+def test_a_job_lost_again_after_its_fresh_start_fails(workdir: Path) -> None:
+    server = FakeBakta()
+    server.restarts_before_start = 2
+    with server:
+        result = annotate(server, workdir, "genome.fasta")
+        second_id = server.requests_to("POST", "/api/v1/job/start")[1].json()["job"]["jobID"]
+    assert result.returncode == 4
+    assert len(server.requests_to("POST", "/api/v1/job/init")) == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: bakta job {second_id}: the service reports the job as NOT_FOUND"
+    )
+
+
+def test_the_log_is_fetched_when_asked_for(bakta_server: FakeBakta, workdir: Path) -> None:
+    result = annotate(bakta_server, workdir, "genome.fasta", "--format", "gff3", "--format", "log")
+    assert result.returncode == 0, result.stderr
+    folder = workdir / "out" / "genome"
+    assert sorted(p.name for p in folder.iterdir()) == ["genome.gff3", "genome.log"]
+    log = (folder / "genome.log").read_text()
+    assert log.startswith("Bakta v1.9.4\n") and "Annotation successfully finished" in log
 
 
 def test_failed_jobs_not_found_and_unauthorized(bakta_server: FakeBakta, workdir: Path) -> None:

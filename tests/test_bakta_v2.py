@@ -64,7 +64,11 @@ def test_v2_default_run_follows_the_notes(v2_server: FakeBakta, v2_workdir: Path
         f"bakta: Bakta 1.11.0, database 6.0, backend 0.6.0 at {v2_server.base}/api/v2 (bakta)",
         f"bakta: genome: submitted as job {job.id}",
     ]
-    assert lines[-1] == "bakta genome: RUNNING -> SUCCESSFUL (00:00)"
+    assert lines[2:] == [
+        "bakta genome: queued on the service (00:00)",
+        "bakta genome: queued on the service -> RUNNING (00:00)",
+        "bakta genome: RUNNING -> SUCCESSFUL (00:00; queued 00:00, ran 00:00)",
+    ]  # backend: a started job in `init` waits in the service's queue
     assert [(r.method, r.path) for r in v2_server.log[:5]] == [
         ("GET", "/api/v2/workflows"),
         ("GET", "/api/v2/version"),
@@ -82,7 +86,7 @@ def test_v2_default_run_follows_the_notes(v2_server: FakeBakta, v2_workdir: Path
         "workflow_kind": "bakta",
         "config": DEFAULT_CONFIG,
     }  # workflow_kind and config beside job, not inside it
-    assert not v2_server.requests_to("GET", "/api/v2/job/logs")
+    assert not v2_server.requests_to("GET", "/api/v2/job/logs")  # the log: when asked for
     assert not [r for r in v2_server.log if r.path.startswith("/api/v1")]
 
 
@@ -319,11 +323,11 @@ def test_v2_error_job_and_failed_jobs(v2_workdir: Path) -> None:
         result = annotate(server, v2_workdir, "genome.fasta")
         job = next(iter(server.jobs.values()))
         assert result.returncode == 4
-        assert (
-            result.stderr.strip().splitlines()[-1]
-            == f"error: bakta job {job.id}: job ended in ERROR"
-        )
-        assert not server.requests_to("GET", "/api/v2/job/logs")  # 501 in the backend: not used
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: bakta job {job.id}: job ended in ERROR in stage bakta: parse genome"
+            " sequences... | imported: 2 | ERROR: wrong sequence format in contig_2 (line 41)!"
+        )  # the failed stage and Bakta's last words: it failed on its input, not resubmitted
+        assert len(server.requests_to("GET", "/api/v2/job/logs")) == 1 and not server.deleted
         server.script = ["INIT"] + ["RUNNING"] * 100
         first = annotate(
             server, v2_workdir, "plasmid.fasta", "--job-file", "job.json", "--timeout", "1"
@@ -411,3 +415,53 @@ def test_sample_names_are_sanitised(name: str, sample: str | None) -> None:
             bakta.sample_name(Path(name))
     else:
         assert bakta.sample_name(Path(name)) == sample
+
+
+@pytest.mark.parametrize(
+    ("command", "inputs"), [("proteins", "proteins.faa"), ("baktfold", "genome.json")]
+)
+def test_v2_proteins_and_baktfold_take_resubmit(
+    v2_workdir: Path, command: str, inputs: str
+) -> None:
+    (v2_workdir / "genome.json").write_text(
+        json.dumps({"features": [], "sequences": [], "version": {"bakta": "1.9.4"}})
+    )
+    server = FakeBakta(v2=True, engine_failures=1)
+    with server:
+        result = annotate(server, v2_workdir, inputs, "--resubmit", "0", command=command)
+        assert len(server.requests_to("POST", "/api/v2/job/init")) == 1
+    assert result.returncode == 4
+    assert result.stderr.strip().endswith("submitting it again may help (--resubmit)")
+
+
+def test_v2_log_file_has_every_stage(v2_server: FakeBakta, v2_workdir: Path) -> None:
+    result = annotate(
+        v2_server, v2_workdir, "genome.fasta", "--baktfold", "--format", "tsv", "--format", "log"
+    )
+    assert result.returncode == 0, result.stderr
+    log = (v2_workdir / "out" / "genome" / "genome.log").read_text()
+    assert log.startswith("==> stage bakta: succeeded <==\nBakta v1.11.0\n")
+    assert "\n==> stage baktfold: succeeded <==\nBaktfold v0.1.1\n" in log
+
+
+def test_v2_without_logs_gives_no_log_file_and_no_resubmission(v2_workdir: Path) -> None:
+    """An older v2 build answers job/logs with 501: the run goes on without the log; a failed
+    job, whose cause cannot be told, is not submitted again."""
+    server = FakeBakta(v2=True)
+    server.v2_logs = False
+    with server:
+        result = annotate(server, v2_workdir, "genome.fasta", "--format", "gff3", "--format", "log")
+        (job_id,) = server.jobs
+        assert result.returncode == 0, result.stderr
+        assert sorted(p.name for p in (v2_workdir / "out" / "genome").iterdir()) == ["genome.gff3"]
+        assert (
+            f"bakta: genome: the service gives no log of job {job_id} (its job/logs is not"
+            " implemented); no genome.log file"
+        ) in result.stderr.splitlines()
+        server.engine_failures = 1
+        failed = annotate(server, v2_workdir, "plasmid.fasta")
+        assert failed.returncode == 4
+        assert failed.stderr.strip().endswith(
+            ": job ended in ERROR (the service gives no log of it)"
+        )
+        assert len(server.requests_to("POST", "/api/v2/job/init")) == 2

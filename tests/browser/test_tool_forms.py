@@ -123,7 +123,7 @@ CASES = [
             "summary",
             "plot (SVG)",
         ),
-        progress=r"bakta bakta_genome: INIT -> RUNNING",
+        progress=r"bakta bakta_genome: queued on the service -> RUNNING",
     ),
     Case(
         tool_id="remote_bakta_proteins",
@@ -134,7 +134,7 @@ CASES = [
         defaults={"mode|mode": "Protein sequences with Bakta (bakta_proteins)"},
         rerun={"mode|proteins": "bakta_proteins.faa"},
         outputs=("annotation table", "protein sequences", "hypothetical proteins", "JSON"),
-        progress=r"bakta bakta_proteins: INIT -> RUNNING",
+        progress=r"bakta bakta_proteins: queued on the service -> RUNNING",
     ),
     Case(
         tool_id="remote_mfannot",

@@ -969,3 +969,46 @@ def make_genome(
         seq = "".join(parts) + dna(length - used)
         records.append(f">{ident}\n{_wrap(seq)}")
     return "".join(records).encode()
+
+
+def make_log(
+    name: str,
+    fasta: bytes,
+    *,
+    stage: str = "bakta",
+    version: str = "1.9.4",
+    db_version: str = "5.1",
+    finished: bool = True,
+    error: str | None = None,
+) -> str:
+    """A stage's log as Bakta (or Baktfold) writes it to its output: its options, each step,
+    and its closing words; cut at its error when it failed on its input (`error`: its words),
+    or at the current step while it runs (`finished` False)."""
+    contigs = fasta.count(b">")
+    tool = "Baktfold" if stage == "baktfold" else "Bakta"
+    lines = [
+        f"{tool} v{version}",
+        "Options and arguments:",
+        f"\tinput: /data/{name}",
+        f"\tdb: /db, version {db_version}, light",
+        "\toutput: /results",
+        "\tprefix: result",
+        "\tthreads: 8",
+        f"parse {'protein' if stage == 'bakta_proteins' else 'genome'} sequences...",
+        f"\timported: {contigs}",
+    ]
+    if error is not None:
+        return "\n".join([*lines, error]) + "\n"
+    if not finished:
+        return "\n".join([*lines, "predict tRNAs..."]) + "\n"
+    lines += [
+        "predict tRNAs...",
+        "predict CDSs...",
+        "annotate CDSs...",
+        "write results...",
+        "\tsummary: /results/result.txt",
+        "",
+        f"If you use these results please cite {tool}: https://doi.org/{DOI}",
+        "Annotation successfully finished in 0:02:17 [mm:ss.ms].",
+    ]
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ it (workflows, snake_case fields, uploads per workflow, results per result kind)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bakta_results import make_baktfold_results, make_protein_results, make_results
+from .bakta_results import make_baktfold_results, make_log, make_protein_results, make_results
 from .server import FakeServer, Request, Response, json_response
 
 API = "/api/v1"
@@ -99,7 +100,10 @@ class FakeJob:
     started: str = ""
     updated: str = ""
     results: dict[str, bytes] = field(default_factory=dict)
-    log: str = ""
+    # Why it ends in ERROR: "bakta" (Bakta failed on its input; `error`: its last words) or
+    # "engine" (the service's workflow engine failed; Bakta said nothing).
+    failure: str | None = None
+    error: str = ""
     api: int = 1
     workflow_kind: str = "bakta"  # v2
 
@@ -113,6 +117,8 @@ class FakeBakta(FakeServer):
         scripts: dict[str, list[str]] | None = None,
         *,
         v2: bool = False,
+        v2_logs: bool = True,
+        engine_failures: int = 0,
     ) -> None:
         super().__init__()
         self.v2 = v2  # also serve /api/v2 (a v1-only deployment answers 404 there)
@@ -124,7 +130,16 @@ class FakeBakta(FakeServer):
         self.scripts = scripts or {}  # per job name
         self.jobs: dict[str, FakeJob] = {}
         self.version = {"toolVersion": "1.9.4", "dbVersion": "5.1", "backendVersion": "0.4.2"}
-        self.error_log = "Internal server error"
+        # Bakta's last words when a scripted job ends in ERROR (it failed on its input).
+        self.error_log = "ERROR: wrong sequence format in contig_2 (line 41)!"
+        # The workflow engine fails this many of the next jobs started (after they ran a
+        # while): the service's own failure, with none of Bakta's words in the job's log.
+        self.engine_failures = engine_failures
+        # The service restarts this many times right before a job/start: it forgets the jobs
+        # initialised but not yet started (it keeps them in memory only).
+        self.restarts_before_start = 0
+        # v2 GET /job/logs: the newer backend's stages; False: an older build's 501.
+        self.v2_logs = v2_logs
         self.deleted: list[str] = []  # job ids, in the order they were deleted
 
     def presign(self, key: str, method: str) -> str:
@@ -192,8 +207,8 @@ class FakeBakta(FakeServer):
                 {"jobID": request.query.get("jobID"), "secret": request.query.get("secret")}
             )
             if isinstance(job, str):
-                return json_response("Job not found", 400)
-            return Response(200, job.log.encode(), {"Content-Type": "text/plain"})
+                return Response(400, b"Job not found", {"Content-Type": "text/plain"})
+            return Response(200, self.v1_log(job).encode(), {"Content-Type": "text/plain"})
         if method == "DELETE" and path == f"{API}/job/delete":
             return self._delete(request.query)
         return json_response("Not found", 404)
@@ -250,10 +265,19 @@ class FakeBakta(FakeServer):
             },
         )
 
+    def restart_if_due(self) -> None:
+        """A restart of the service: the jobs not yet started are forgotten."""
+        if self.restarts_before_start > 0:
+            self.restarts_before_start -= 1
+            self.jobs = {key: job for key, job in self.jobs.items() if job.config is not None}
+
     def _start(self, body: dict[str, Any]) -> Response:
+        self.restart_if_due()
         job = self._job(body.get("job") or {})
+        if job == "NOT_FOUND":
+            return Response(200, b"")  # backend: v1 starts nothing and answers 200 all the same
         if isinstance(job, str):
-            return json_response("Unauthorized" if job == "UNAUTHORIZED" else "Job not found", 400)
+            return json_response("Unauthorized", 400)
         config = body.get("config") or {}
         for key, kind in REQUIRED.items():
             if type(config.get(key)) is not kind:
@@ -264,18 +288,63 @@ class FakeBakta(FakeServer):
             return json_response("Not all upload links were used", 400)
         has_replicons = config.get("hasReplicons", True)  # the real backend's default
         if has_replicons and not job.uploads["replicons"]:
-            job.script = ["INIT", "RUNNING", "ERROR"]  # Bakta fails on the empty table
-            job.log = "ERROR: replicon table is empty or malformed"
+            self.fail_in_bakta(job, "ERROR: replicon table is empty or malformed")
         if not (job.uploads["fasta"] or b"").strip():
-            job.script = ["INIT", "ERROR"]
-            job.log = "ERROR: the FASTA file is empty"
+            self.fail_in_bakta(job, "ERROR: the FASTA file is empty", at_once=True)
         if config.get("prodigalTrainingFile") is not None and not job.uploads["prodigal"]:
             return json_response("Prodigal training file missing", 400)
+        self.begin(job, config)
+        return Response(200, b"")
+
+    def fail_in_bakta(self, job: FakeJob, words: str, *, at_once: bool = False) -> None:
+        """Bakta refuses the job's input, saying `words` last in its log."""
+        job.script = ["INIT", "ERROR"] if at_once else ["INIT", "RUNNING", "ERROR"]
+        job.failure, job.error = "bakta", words
+
+    def begin(self, job: FakeJob, config: dict[str, Any]) -> None:
+        """The job is started: it follows its script, unless the engine fails it."""
+        if job.failure is None and job.script[-1] == "ERROR":
+            job.failure, job.error = "bakta", self.error_log  # a scripted failure: Bakta's
+        if job.failure is None and self.engine_failures > 0:
+            self.engine_failures -= 1
+            job.script = ["INIT", "RUNNING", "ERROR"]
+            job.failure = "engine"
         job.config = config
         job.started = job.updated = _now()
-        if job.script[-1] == "ERROR" and not job.log:
-            job.log = f"Starting Bakta\n{self.error_log}\n"
-        return Response(200, b"")
+
+    def stage_log(self, job: FakeJob, stage: str) -> tuple[str, str]:
+        """One stage's status and log (v2 names); the first stage is the one that fails."""
+        first = next(w for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind)["stages"][0]
+        main = {"bakta_proteins": "protein_fasta", "baktfold": "bakta_json"}
+        kind = main.get(job.workflow_kind, "genome_fasta") if job.api == 2 else "fasta"
+        upload = job.uploads.get(kind) or b""
+        versions = (
+            (self.version["toolVersion"], self.version["dbVersion"])
+            if job.api == 1
+            else (
+                (self.version_v2["baktfold_version"], self.version_v2["baktfold_db_version"])
+                if stage == "baktfold"
+                else (self.version_v2["bakta_version"], self.version_v2["bakta_db_version"])
+            )
+        )
+        log = functools.partial(
+            make_log, job.name, upload, stage=stage, version=versions[0], db_version=versions[1]
+        )
+        if job.status == "SUCCESSFUL":
+            return "succeeded", log()
+        if job.status == "ERROR" and stage == first:
+            if job.failure == "engine":
+                return "error", ""  # the engine's (Argo's) own failure: no log of the stage
+            return "failed", log(error=job.error or self.error_log)
+        if job.status == "RUNNING" and stage == first:
+            return "running", log(finished=False)
+        return "pending", ""
+
+    def v1_log(self, job: FakeJob) -> str:
+        """backend: Bakta's own log; only a generic error when the workflow engine failed."""
+        if job.status == "ERROR" and job.failure == "engine":
+            return "Internal server error"
+        return "" if job.status == "INIT" else self.stage_log(job, "bakta")[1]
 
     def _list(self, body: dict[str, Any]) -> Response:
         jobs, failed = [], []
@@ -308,8 +377,9 @@ class FakeBakta(FakeServer):
         if job.status == "SUCCESSFUL" and not job.results:
             try:
                 job.results = results(job)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError) as exc:
                 job.status = "ERROR"  # the tool failed on its input
+                job.failure, job.error = "bakta", f"ERROR: {exc}"
 
     def results_for(self, job: FakeJob) -> dict[str, bytes]:
         config = job.config or {}
@@ -342,9 +412,7 @@ class FakeBakta(FakeServer):
         if method == "POST" and path == "/job/result":
             return self._v2_result(request.json())
         if method == "GET" and path == "/job/logs":
-            return Response(
-                501, b"registered but not implemented yet", {"Content-Type": "text/plain"}
-            )
+            return self._v2_logs(request.query)
         if method == "DELETE" and path == "/job/delete":
             job = self._v2_job(request.query)
             if job == "UNAUTHORIZED":
@@ -354,6 +422,24 @@ class FakeBakta(FakeServer):
                 self.deleted.append(job.id)
             return Response(200, b"")
         return json_response("Not found", 404)
+
+    def _v2_logs(self, query: dict[str, str]) -> Response:
+        """backend (newer builds): every stage of the job's workflow, its status and its log."""
+        if not self.v2_logs:
+            return Response(
+                501, b"registered but not implemented yet", {"Content-Type": "text/plain"}
+            )
+        if "job_id" not in query or "secret" not in query:
+            return json_response("Failed to deserialize query string", 400)
+        job = self._v2_job(query)
+        if isinstance(job, str):
+            return json_response("Unauthorized" if job == "UNAUTHORIZED" else "Job not found", 400)
+        stages = next(w for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind)["stages"]
+        entries = []
+        for stage in stages:
+            status, content = self.stage_log(job, stage)
+            entries.append({"stage": stage, "status": status, "content": content})
+        return json_response({"workflow_kind": job.workflow_kind, "stages": entries})
 
     def _v2_job(self, ref: dict[str, Any]) -> FakeJob | str:
         return self._job({"jobID": ref.get("job_id"), "secret": ref.get("secret")})
@@ -391,6 +477,7 @@ class FakeBakta(FakeServer):
             return json_response(
                 "Json deserialize error: expected job, workflow_kind and config", 422
             )
+        self.restart_if_due()
         job = self._v2_job(body["job"] or {})
         if isinstance(job, str):
             return json_response("Unauthorized" if job == "UNAUTHORIZED" else "Job not found", 400)
@@ -416,7 +503,7 @@ class FakeBakta(FakeServer):
                 return json_response("Invalid locus_tag_increment", 400)
             for flag, upload in USE_FLAGS.items():
                 if config.get(flag) and not job.uploads.get(upload):
-                    job.script = ["INIT", "RUNNING", "ERROR"]  # Bakta fails on the missing file
+                    self.fail_in_bakta(job, f"ERROR: {upload} file does not exist or is empty!")
         elif config:
             return json_response(
                 f"Json deserialize error: {job.workflow_kind} takes no config", 422
@@ -424,9 +511,10 @@ class FakeBakta(FakeServer):
         required = {"bakta": "genome_fasta", "bakta_baktfold": "genome_fasta",
                     "bakta_proteins": "protein_fasta", "baktfold": "bakta_json"}[job.workflow_kind]  # fmt: skip
         if not (job.uploads.get(required) or b"").strip():
-            job.script = ["INIT", "ERROR"]
-        job.config = config
-        job.started = job.updated = _now()
+            self.fail_in_bakta(
+                job, f"ERROR: {required} file does not exist or is empty!", at_once=True
+            )
+        self.begin(job, config)
         return json_response(None)
 
     def _v2_list(self, body: Any) -> Response:

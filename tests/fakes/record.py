@@ -141,6 +141,11 @@ SCENARIOS = [
     Scenario("bakta_v2_meta_table25", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--meta", "--translation-table", "25", *FEW, *POLL], GENOME, BAKTA_HOST),
     Scenario("bakta_v2_baktfold", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--baktfold", *FEW, *POLL], GENOME, BAKTA_HOST),
     Scenario("bakta_v2_error", _bakta(v2=True, script=["INIT", "RUNNING", "ERROR"]), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST, expect_rc=4),
+    # The job's log beside its files (v2: every stage's); an older v2 build without job logs (501).
+    Scenario("bakta_v2_log", _bakta(v2=True), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--format", "gff3", "--format", "log", *POLL], GENOME, BAKTA_HOST),
+    Scenario("bakta_v2_no_log", _bakta(v2=True, v2_logs=False), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--format", "gff3", "--format", "log", *POLL], GENOME, BAKTA_HOST),
+    # The service's workflow engine fails the first job: it is resubmitted once (--resubmit 1).
+    Scenario("bakta_resubmitted", _bakta(engine_failures=1), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--format", "gff3", *POLL], GENOME, BAKTA_HOST),
     Scenario("bakta_v1_refuses_meta", _bakta(), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", "--meta", *POLL], GENOME, BAKTA_HOST, expect_rc=2),
     Scenario("bakta_v2_version", _bakta(v2=True), ["bakta", "version"], {}, BAKTA_HOST),
     Scenario("bakta_proteins", _bakta(v2=True), ["bakta", "proteins", "bakta_proteins.faa", "--outdir", "out", *POLL], {"bakta_proteins.faa": "bakta_proteins.faa"}, BAKTA_HOST),

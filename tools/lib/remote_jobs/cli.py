@@ -29,6 +29,7 @@ from .options import (
     expect_file_option,
     gencode_option,
     outdir_option,
+    resubmit_option,
     run_options,
 )
 from .polling import Progress, Waiter
@@ -282,9 +283,11 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(bakta.FORMATS),
-    help="Result file to fetch (repeatable) [default: all the service gives].",
+    type=click.Choice((*bakta.FORMATS, bakta.LOG)),
+    help="Result file to fetch (repeatable) [default: all the service gives]; 'log': also the"
+    " job's log from the service (fetched only when asked for).",
 )
+@resubmit_option
 @run_options
 def bakta_annotate(
     genomes: tuple[Path, ...],
@@ -312,6 +315,7 @@ def bakta_annotate(
     skips: tuple[str, ...],
     baktfold: bool,
     formats: tuple[str, ...],
+    resubmit: int,
     run: RunSettings,
 ) -> None:
     """Annotate bacterial GENOMES (FASTA); each is its own remote job.
@@ -364,6 +368,7 @@ def bakta_annotate(
             jobfile=jobfile,
             waiter=remote.waiter,
             progress=remote.progress,
+            resubmit=resubmit,
         )
     _write_folders(folders)
 
@@ -373,8 +378,9 @@ def _format_option(formats: tuple[str, ...]) -> Callable[[F], F]:
         "--format",
         "formats",
         multiple=True,
-        type=click.Choice(formats),
-        help="Result file to fetch (repeatable) [default: all].",
+        type=click.Choice((*formats, bakta.LOG)),
+        help="Result file to fetch (repeatable) [default: all]; 'log': also the job's log from"
+        " the service (fetched only when asked for).",
     )
 
 
@@ -383,6 +389,7 @@ def _run_workflow(
     inputs: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
+    resubmit: int,
     run: RunSettings,
 ) -> None:
     with remote_run(run) as remote:
@@ -399,6 +406,7 @@ def _run_workflow(
             jobfile=jobfile,
             waiter=remote.waiter,
             progress=remote.progress,
+            resubmit=resubmit,
         )
     _write_folders(folders)
 
@@ -409,36 +417,40 @@ def _run_workflow(
 )
 @outdir_option
 @_format_option(bakta.PROTEIN_FORMATS)
+@resubmit_option
 @run_options
 def bakta_proteins(
     proteins: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
+    resubmit: int,
     run: RunSettings,
 ) -> None:
     """Annotate PROTEINS (protein FASTA) with Bakta's protein workflow; API v2.
 
     Results: OUTDIR/<sample>/<sample>.tsv, .faa, .hypotheticals.tsv, .json.
     """
-    _run_workflow("bakta_proteins", proteins, outdir, formats, run)
+    _run_workflow("bakta_proteins", proteins, outdir, formats, resubmit, run)
 
 
 @bakta_group.command("baktfold")
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @outdir_option
 @_format_option(bakta.BAKTFOLD_FORMATS)
+@resubmit_option
 @run_options
 def bakta_baktfold(
     results: tuple[Path, ...],
     outdir: Path,
     formats: tuple[str, ...],
+    resubmit: int,
     run: RunSettings,
 ) -> None:
     """Run Baktfold on RESULTS (Bakta JSON results of earlier runs); API v2.
 
     Results: OUTDIR/<sample>/<sample>.<ext>, the 12 files named like Bakta's (no plots).
     """
-    _run_workflow("baktfold", results, outdir, formats, run)
+    _run_workflow("baktfold", results, outdir, formats, resubmit, run)
 
 
 @bakta_group.command("version")

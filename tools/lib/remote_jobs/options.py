@@ -129,6 +129,19 @@ def run_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return options(collect)
 
 
+resubmit_option = click.option(
+    "--resubmit",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Submit a job again, N times at most, when it failed inside the service and not on its"
+    " input; 0: never. Told by the job's log: on API v1 only the service's generic 'Internal"
+    " server error', none of Bakta's words; on API v2 no stage that failed with a log of its own"
+    " (none failed, or the failed one's log is empty or that generic error). A job the service"
+    " gives no log of is never submitted again.",
+)
+
 gencode_option = click.option(
     "--gencode",
     type=int,

@@ -93,21 +93,45 @@ class Progress:
         self.clock = clock
         self.started = clock()
         self.states: dict[tuple[str, str], str] = {}
+        self.since: dict[tuple[str, str], float] = {}  # when the current state was first seen
+        self.spent: dict[tuple[str, str], dict[str, float]] = {}  # seconds in earlier states
 
-    def elapsed(self) -> str:
-        seconds = int(self.clock() - self.started)
-        hours, rest = divmod(seconds, 3600)
+    @staticmethod
+    def duration(seconds: float) -> str:
+        hours, rest = divmod(int(seconds), 3600)
         stamp = f"{rest // 60:02d}:{rest % 60:02d}"
         return f"{hours}:{stamp}" if hours else stamp
 
-    def state(self, service: str, name: str, state: str) -> None:
+    def elapsed(self) -> str:
+        return self.duration(self.clock() - self.started)
+
+    def state(
+        self, service: str, name: str, state: str, *, summary: dict[str, str] | None = None
+    ) -> None:
+        """A job's state as seen now. `summary` (with a job's last state): the time it spent
+        in each earlier state named there, as seen by the polls, e.g. {"RUNNING": "ran"}."""
         key = (service, name)
         previous = self.states.get(key)
         if previous == state:
             return
-        self.states[key] = state
+        now = self.clock()
+        spent = self.spent.setdefault(key, {})
+        if previous is not None:
+            spent[previous] = spent.get(previous, 0.0) + now - self.since[key]
+        self.states[key], self.since[key] = state, now
         change = f"{previous} -> {state}" if previous else state
-        self.emit(f"{service} {name}: {change} ({self.elapsed()})")
+        times = [
+            f"{word} {self.duration(spent[earlier])}"
+            for earlier, word in (summary or {}).items()
+            if earlier in spent
+        ]
+        note = f"; {', '.join(times)}" if times else ""
+        self.emit(f"{service} {name}: {change} ({self.elapsed()}{note})")
+
+    def forget(self, service: str, name: str) -> None:
+        """Start afresh with this name: its next state is its first (a new remote job)."""
+        for seen in (self.states, self.since, self.spent):
+            seen.pop((service, name), None)
 
     def info(self, service: str, message: str) -> None:
         self.emit(f"{service}: {message}")

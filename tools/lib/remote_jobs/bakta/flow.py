@@ -31,9 +31,11 @@ from ..files import staged
 from ..jobfile import JobFile, JobFileError
 from ..polling import PollPolicy, Progress, Waiter
 from .api import SUCCESS, Api, Workflow
+from .logs import Failure
 from .options import (
     BAKTFOLD_FORMATS,
     FORMATS,
+    LOG,
     PROTEIN_FORMATS,
     SERVICE,
     AnnotationOptions,
@@ -50,6 +52,12 @@ from .v2 import V2, BaktaV2Client
 
 # backend: job states are refreshed from the workflow engine only every ~15 s.
 POLL = PollPolicy(initial=15.0, maximum=60.0)
+# backend: a started job waits in INIT while the service is busy (the API docs: "queued due
+# to high demand").
+QUEUED = "queued on the service"
+# The last progress line of a job: how long it was seen queued and running.
+SUMMARY = {QUEUED: "queued", "RUNNING": "ran"}
+RESUBMIT = 1  # default of --resubmit: a job that failed inside the service is submitted again
 
 
 def annotate(
@@ -62,6 +70,7 @@ def annotate(
     jobfile: JobFile,
     waiter: Waiter,
     progress: Progress,
+    resubmit: int = RESUBMIT,
 ) -> dict[str, Path]:
     """Annotate each genome as its own remote job; returns sample name -> result folder.
 
@@ -111,7 +120,7 @@ def annotate(
             replacements["replicons_table"] = csv_to_tsv(options.replicons)
         api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
         progress.info(SERVICE, service.provenance(workflow))
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress, resubmit).run()
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,7 @@ def run_workflow(
     jobfile: JobFile,
     waiter: Waiter,
     progress: Progress,
+    resubmit: int = RESUBMIT,
 ) -> dict[str, Path]:
     """Protein annotation (`bakta_proteins`, of protein FASTA files) or Baktfold (`baktfold`,
     of earlier Bakta JSON results), one v2 job per input; returns sample -> result folder."""
@@ -165,7 +175,7 @@ def run_workflow(
     api = V2(_v2_for(service, workflow, recorded), workflow, {})
     progress.info(SERVICE, service.provenance(workflow))
     chosen = _formats(formats, spec.formats)
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress, resubmit).run()
 
 
 def _recorded_api(jobfile: JobFile) -> str | None:
@@ -199,9 +209,10 @@ def _v2_for(service: Service, workflow: Workflow, recorded: str | None) -> Bakta
 
 
 def _formats(chosen: Iterable[str] | None, every: tuple[str, ...]) -> tuple[str, ...] | None:
-    """None: every file the service gives (plots may be skipped, Baktfold makes none)."""
+    """None: every file the service gives (plots may be skipped, Baktfold makes none); LOG:
+    the job's log besides (not a result file: fetched only when asked for)."""
     chosen = tuple(chosen or ())
-    if unknown := set(chosen) - set(every):
+    if unknown := set(chosen) - {*every, LOG}:
         raise InputError(SERVICE, f"no such result file here: {', '.join(sorted(unknown))}")
     return chosen or None
 
@@ -238,12 +249,18 @@ class _Batch:
         jobfile: JobFile,
         waiter: Waiter,
         progress: Progress,
+        resubmit: int = RESUBMIT,
     ) -> None:
-        self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
+        self.api, self.samples, self.outdir = api, samples, outdir
+        self.want_log = formats is not None and LOG in formats
+        self.formats = None if formats is None else tuple(f for f in formats if f != LOG)
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
+        self.resubmit = resubmit  # times a job that failed inside the service is submitted again
         self.pending: dict[str, str] = {}  # job id -> sample name
         self.failures: dict[str, RemoteJobsError] = {}
         self.ended: set[str] = set()  # samples whose job ended on the service without results
+        self.unlisted: set[str] = set()  # jobs started by this run that no job/list showed yet
+        self.renewed: set[str] = set()  # samples submitted afresh after a job lost at its start
 
     def run(self) -> dict[str, Path]:
         try:
@@ -318,8 +335,8 @@ class _Batch:
             else:
                 self.delete_unstarted(name, record)
 
-    def delete_unstarted(self, name: str, record: dict[str, Any]) -> None:
-        """A recorded job that was never started goes; its genome is submitted afresh."""
+    def delete_now(self, name: str, record: dict[str, Any]) -> None:
+        """Delete one job the run is done with, saying so only when that fails."""
         from ..http import at_once
 
         until = time.monotonic() + FAILURE_GRACE
@@ -327,21 +344,32 @@ class _Batch:
         why = at_once({name: delete}, until)[name]
         if why is not None:
             self.progress.info(SERVICE, f"{name}: could not delete job {record['id']}: {why}")
+
+    def delete_unstarted(self, name: str, record: dict[str, Any]) -> None:
+        """A recorded job that was never started goes; its genome is submitted afresh."""
+        self.delete_now(name, record)
         self.jobfile.drop(name)
         self.progress.info(
             SERVICE, f"{name}: job {record['id']} was never started; submitting it afresh"
         )
 
     def submit(self) -> None:
-        for name, path in self.samples.items():
+        for name in self.samples:
             if self.jobfile.get(name):
                 continue  # re-attached, fetched, or ended
-            # The job is on record (not started) from its init on; started once job/start is
-            # answered: a rerun never starts a job twice (see reattach).
-            record = self.api.submit(name, path, self.jobfile)
-            self.jobfile.put(name, {**record, "started": True})
-            self.progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
-            self.pending[str(record["id"])] = name
+            job_id = self.submit_one(name)
+            self.progress.info(SERVICE, f"{name}: submitted as job {job_id}")
+
+    def submit_one(self, name: str, **extra: Any) -> str:
+        """A new job for this sample, followed from now on; `extra` goes on its record."""
+        # The job is on record (not started) from its init on; started once job/start is
+        # answered: a rerun never starts a job twice (see reattach).
+        record = self.api.submit(name, self.samples[name], self.jobfile)
+        self.jobfile.put(name, {**record, "started": True, **extra})
+        job_id = str(record["id"])
+        self.pending[job_id] = name
+        self.unlisted.add(job_id)
+        return job_id
 
     def poll_round(self) -> bool:
         refs = [self.api.ref(self.record(name)) for name in self.pending.values()]
@@ -350,14 +378,37 @@ class _Batch:
             if job_id in self.pending:
                 self.seen(job_id, state)
         for job_id, state in failed:
-            if job_id in self.pending:
-                self.ended_on_service(self.pending.pop(job_id), job_id, state)
+            if job_id not in self.pending:
+                continue
+            name = self.pending.pop(job_id)
+            if state == "NOT_FOUND" and job_id in self.unlisted and name not in self.renewed:
+                self.lost_at_start(name, job_id)
+            else:
+                self.ended_on_service(name, job_id, state)
         # backend: a job that is not yet in either list is still starting, not finished.
         return not self.pending
 
+    def lost_at_start(self, name: str, job_id: str) -> None:
+        """backend: v1's job/start answers 200 for a job it does not know (one lost in a
+        restart of the service between its init and its start): the first job/list after it
+        says NOT_FOUND. Submitted afresh once, as a forgotten job is (see reattach)."""
+        self.renewed.add(name)
+        self.jobfile.drop(name)
+        self.progress.info(
+            SERVICE,
+            f"{name}: the service does not know job {job_id}, whose start it accepted (lost in a"
+            " restart of the service between its init and its start); submitting it afresh",
+        )
+        self.progress.forget(SERVICE, name)
+        new_id = self.submit_one(name)
+        self.progress.info(SERVICE, f"{name}: submitted as job {new_id}")
+
     def seen(self, job_id: str, state: str) -> None:
         name = self.pending[job_id]
-        self.progress.state(SERVICE, name, "SUCCESSFUL" if state in SUCCESS else state)
+        self.unlisted.discard(job_id)
+        ended = state in SUCCESS or state == "ERROR"
+        label = QUEUED if state == "INIT" else "SUCCESSFUL" if state in SUCCESS else state
+        self.progress.state(SERVICE, name, label, summary=SUMMARY if ended else None)
         if state in SUCCESS:
             del self.pending[job_id]
             try:
@@ -366,13 +417,44 @@ class _Batch:
                 self.failures[name] = exc
         elif state == "ERROR":
             del self.pending[job_id]
-            self.ended.add(name)
-            ref = self.api.ref(self.record(name))
-            self.failures[name] = RemoteJobError(SERVICE, self.api.failure_words(ref), job_id)
+            self.failed(name, job_id)
+
+    def failed(self, name: str, job_id: str) -> None:
+        """A job that ended in ERROR: one that failed inside the service, not on its input, is
+        submitted again (`resubmit` times at most, counted on its record across reruns)."""
+        self.ended.add(name)  # left as it is on the service, unless submitted again
+        record = self.record(name)
+        failure = self.api.failure(self.api.ref(record))
+        done = int(record.get("resubmitted", 0))
+        if failure.in_service and done < self.resubmit:
+            self.ended.discard(name)
+            self.resubmitted(name, job_id, failure, done + 1)
+            return
+        words = failure.words
+        if failure.in_service:
+            words += (
+                f"; it failed inside the service again after {done} resubmission(s)"
+                if done
+                else "; submitting it again may help (--resubmit)"
+            )
+        self.failures[name] = RemoteJobError(SERVICE, words, job_id)
+
+    def resubmitted(self, name: str, job_id: str, failure: Failure, count: int) -> None:
+        """Delete the job that failed inside the service and submit its input again; the job
+        file follows the new job."""
+        self.delete_now(name, self.record(name))
+        self.progress.forget(SERVICE, name)
+        new_id = self.submit_one(name, resubmitted=count)
+        self.progress.info(
+            SERVICE,
+            f"{name}: job {job_id} failed inside the service, not on its input: {failure.words};"
+            f" resubmitted as job {new_id} ({count} of --resubmit {self.resubmit}), job"
+            f" {job_id} deleted",
+        )
 
     def ended_on_service(self, name: str, job_id: str, state: str) -> None:
         """The service reports the job as NOT_FOUND or UNAUTHORIZED."""
-        self.progress.state(SERVICE, name, state)
+        self.progress.state(SERVICE, name, state, summary=SUMMARY)
         self.ended.add(name)
         kind = AuthError if state == "UNAUTHORIZED" else RemoteJobError
         self.failures[name] = kind(SERVICE, f"the service reports the job as {state}", job_id)
@@ -404,13 +486,28 @@ class _Batch:
         for file in files.values():
             if problem := file.problem():
                 raise RemoteJobError(SERVICE, problem, job_id)
+        log = self.log_of(name, job_id) if self.want_log else None
         with staged(self.outdir) as partial:
             folder = partial / name
             folder.mkdir()
             for file in files.values():
                 self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
+            if log is not None:
+                (folder / f"{name}.{LOG}").write_text(log, encoding="utf-8")
         where = str((self.outdir / name).absolute())
         self.jobfile.put(name, {**self.record(name), "fetched": True, "folder": where})
+
+    def log_of(self, name: str, job_id: str) -> str | None:
+        """The finished job's log (every stage's on v2); None, said in one line, when the
+        service gives no logs (an older backend: 404, 501)."""
+        text = self.api.log_text(self.api.ref(self.record(name)))
+        if text is None:
+            self.progress.info(
+                SERVICE,
+                f"{name}: the service gives no log of job {job_id} (its job/logs is not"
+                f" implemented); no {name}.{LOG} file",
+            )
+        return text
 
     def leave(self, keep: bool, *, until: float) -> None:
         """Delete the jobs the run leaves unfinished (running, or finished but not fetched),

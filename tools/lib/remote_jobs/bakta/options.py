@@ -33,6 +33,7 @@ FORMATS = (
     "png",
     "svg",
 )  # a genome annotation (workflows bakta, bakta_baktfold)
+LOG = "log"  # --format log: the job's log as the service gives it (GET job/logs), not a result
 PROTEIN_FORMATS = ("tsv", "faa", "hypotheticals.tsv", "json")  # bakta_proteins
 BAKTFOLD_FORMATS = tuple(f for f in FORMATS if f not in ("png", "svg"))  # baktfold: no plots
 DERM_TYPES = {"unknown": "UNKNOWN", "monoderm": "MONODERM", "diderm": "DIDERM"}

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..errors import NetworkError, RemoteJobsError
 from ..jobfile import JobFile
+from . import logs
 from .api import Endpoints, ResultFile, result_files
+from .logs import Failure
 from .options import SERVICE, AnnotationOptions
 
 DEFAULT_URL = "https://api.bakta.computational.bio/api/v1"
@@ -89,13 +91,18 @@ class V1:
     def result_files(self, ref: dict[str, str]) -> dict[str, ResultFile]:
         return result_files(self.client.result(ref).get("ResultFiles"), RESULT_FILES)
 
-    def failure_words(self, ref: dict[str, str]) -> str:
-        """The last meaningful line of the job's log, or a plain statement."""
+    def failure(self, ref: dict[str, str]) -> Failure:
+        """Why the job ended in ERROR: Bakta's own last words, or the service's failure."""
         try:
-            lines = [line.strip() for line in self.client.logs(ref).splitlines() if line.strip()]
-        except RemoteJobsError:
-            lines = []
-        return f"job ended in ERROR: {lines[-1]}" if lines else "job ended in ERROR"
+            text = logs.fetched(lambda: self.client.logs(ref))
+        except RemoteJobsError as exc:
+            return Failure(f"job ended in ERROR (its log could not be read: {exc.message})", False)
+        return logs.v1_failure(text)
+
+    def log_text(self, ref: dict[str, str]) -> str | None:
+        """The finished job's log; None when the service gives none (404, 501)."""
+        text = logs.fetched(lambda: self.client.logs(ref))
+        return None if text is None else str(text)
 
     def delete(self, ref: dict[str, str], *, until: float) -> None:
         self.client.delete(ref, until=until)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import NetworkError, RemoteJobError
+from ..errors import NetworkError, RemoteJobError, RemoteJobsError
 from ..jobfile import JobFile
+from . import logs
 from .api import Endpoints, ResultFile, Workflow, result_files
+from .logs import Failure
 from .options import SERVICE
 
 # v2 API `result.files` key -> the same suffixes (Bakta's and Baktfold's command lines agree).
@@ -89,7 +91,11 @@ class BaktaV2Client(Endpoints):
         body = {"job": job, "workflow_kind": workflow_kind, "config": config}
         self.http.request("POST", "/job/start", job=job["job_id"], json=body)
 
-    # backend: GET /job/logs answers 501 ("registered but not implemented yet"): not used.
+    def logs(self, job: dict[str, str]) -> Any:
+        """backend: `{workflow_kind, stages: [{stage, status, content}]}` in newer builds; an
+        older one answers 501 ("registered but not implemented yet")."""
+        params = {"secret": job["secret"], "job_id": job["job_id"]}
+        return self.http.json("GET", "/job/logs", job=job["job_id"], params=params)
 
 
 class V2:
@@ -150,8 +156,27 @@ class V2:
         result = answer.get("result")
         return result_files(result.get("files") if isinstance(result, dict) else None, RESULT_FILES)
 
-    def failure_words(self, ref: dict[str, str]) -> str:
-        return "job ended in ERROR"  # backend: v2 has no job log yet (501)
+    def failure(self, ref: dict[str, str]) -> Failure:
+        """Why the job ended in ERROR: the failed stage and its last words, or the service's
+        failure."""
+        try:
+            answer = logs.fetched(lambda: self.client.logs(ref))
+        except RemoteJobsError as exc:
+            return Failure(f"job ended in ERROR (its log could not be read: {exc.message})", False)
+        return logs.v2_failure(None if answer is None else logs.v2_stages(answer))
+
+    def log_text(self, ref: dict[str, str]) -> str | None:
+        """The finished job's log, every stage's under a header; None when the service gives
+        none (404, 501)."""
+        answer = logs.fetched(lambda: self.client.logs(ref))
+        if answer is None:
+            return None
+        stages = logs.v2_stages(answer)
+        if stages is None:
+            raise NetworkError(
+                SERVICE, f"unexpected answer to job/logs: {str(answer)[:200]}", ref["job_id"]
+            )
+        return logs.v2_text(stages)
 
     def delete(self, ref: dict[str, str], *, until: float) -> None:
         self.client.delete(ref, until=until)
