@@ -610,6 +610,58 @@ def test_a_service_url_with_a_login_is_used_and_never_shown(
         assert secret not in everything
 
 
+PASTED = {  # a token pasted with a stray character: (where it goes, what the runner says)
+    "zero-width-space": (10, "\u200b", "an invisible character, U+200B (ZERO WIDTH SPACE)"),
+    "en-dash": (10, "\u2013", "U+2013 (EN DASH), which an HTTP header cannot carry"),
+    "line-break": (12, "\n", "a line break"),
+    "carriage-return": (12, "\r", "a line break"),
+}
+
+
+@pytest.mark.parametrize("flaw", PASTED)
+def test_a_token_pasted_with_a_stray_character_is_refused_naming_where(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, flaw: str
+) -> None:
+    at, char, what = PASTED[flaw]
+    token = TOKEN[:at] + char + TOKEN[at:]
+    env = {"MFANNOTWEB_TOKEN": token}
+    words = (
+        f"MFANNOTWEB_TOKEN has {what} at character {at + 1} of {len(token)}; set it again as"
+        " the service gave it, on one line"
+    )
+    run = mfannot(mfannotweb_server, workdir, env=env)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [f"error: mfannotweb: {words}"]
+    check = run_cli(["check", "mfannotweb"], {**mfannotweb_env(mfannotweb_server), **env})
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert f"  settings  FAILED           {words}" in check.stdout.splitlines()  # the report
+    assert not mfannotweb_server.log  # nothing was sent
+    for secret in (TOKEN[:at], TOKEN[at:]):
+        assert secret not in run.stdout + run.stderr + check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    ("password", "code", "words"),
+    [
+        (PASSWORD + "\n" + PASSWORD, 2, "CODON_PASSWORD has a line break at character 23 of 45"),
+        ("\ufeff" + PASSWORD, 2, "CODON_PASSWORD has an invisible character, U+FEFF"),
+        (PASSWORD + "\u2013", 3, "login refused: HTTP 401 from"),  # sent: the service says no
+    ],
+    ids=["line-break", "byte-order-mark", "en-dash"],
+)
+def test_a_codon_password_that_cannot_be_sent_is_refused_before_the_login(
+    codon_server: FakeCodon, workdir: Path, password: str, code: int, words: str
+) -> None:
+    run = optimise(
+        codon_server, workdir, "--sequence", "cds.fasta", "--fitness", "cai",
+        env={"CODON_PASSWORD": password},
+    )  # fmt: skip
+    assert run.returncode == code, run.stderr
+    assert words in run.stderr.splitlines()[-1]
+    assert PASSWORD not in run.stdout + run.stderr
+    assert bool(codon_server.requests_to("POST", "/login")) == (code == 3)
+
+
 # ---------------------------------------------------------------- load
 
 
