@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, NetworkError
+from .settings import env_switch
 
 REDACTED = "REDACTED"
+# The admin's switch for replays (docs/admin.md, "Recorded responses"): on unless turned off.
+REPLAY_SWITCH = "REMOTE_JOBS_REPLAY"
 SECRET_KEYS = frozenset({"secret", "token", "plaintext", "password", "access_token"})
 SECRET_QUERY = ("username", "password", "secret", "X-Amz-Signature", "X-Amz-Credential")
 # Headers whose value is a secret, whatever their case, in requests and responses alike.
@@ -145,6 +149,11 @@ def cassette(
         return
     if record is not None and replay is not None:
         raise InputError("remote-jobs", "use --record-cassette or --replay-cassette, not both")
+    if replay is not None and not env_switch(REPLAY_SWITCH, default=True):
+        shown = " ".join(os.environ[REPLAY_SWITCH].split())
+        raise InputError(
+            "remote-jobs", f"replaying recordings is turned off ({REPLAY_SWITCH}={shown})"
+        )
     import vcr  # imported lazily: live runs do not pay for it
     from vcr.errors import CannotOverwriteExistingCassetteException
 

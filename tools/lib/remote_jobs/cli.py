@@ -104,13 +104,9 @@ def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator
     """Cassette, waiting and progress for one command.
 
     A replayed run says so on stderr (which Galaxy copies into each output's info), and is
-    refused where the admin set REMOTE_JOBS_REPLAY=off.
+    refused where the admin turned replays off (REMOTE_JOBS_REPLAY: see cassette).
     """
     replay = settings.cassettes.replay
-    if replay is not None and os.environ.get("REMOTE_JOBS_REPLAY", "").strip().lower() == "off":
-        raise InputError(
-            "remote-jobs", "replaying recordings is turned off (REMOTE_JOBS_REPLAY=off)"
-        )
     with cassette(settings.cassettes.record, replay, secrets) as replaying:
         if replay is not None:
             click.echo(
