@@ -31,7 +31,7 @@ def missing(what: str, variables: str, it: str = "it") -> str:
     credentials per tool) and on the command line."""
     return (
         f"not configured: no {what}; in Galaxy, add {it} under Manage credentials of this tool"
-        f" (on its form, or User → Preferences → Manage credentials); on the command line, set"
+        f" (on its form, or User -> Preferences -> Manage credentials); on the command line, set"
         f" {variables}"
     )
 

@@ -32,6 +32,7 @@ from .options import (
     outdir_option,
     run_options,
 )
+from .plain import ascii_text
 from .polling import Progress, Waiter
 
 if TYPE_CHECKING:
@@ -755,8 +756,10 @@ def check_command(services: tuple[str, ...], http_timeout: float) -> None:
         except InputError as exc:  # a URL that is not one, a credential that cannot be sent
             return check.not_configured(service, where, exc.message)
 
+    def echo(line: str, err: bool = False) -> None:  # a Galaxy dataset: plain ASCII (plain.py)
+        click.echo(ascii_text(line), err=err)
+
     reports = [run(service) for service in services or check.SERVICES]
-    echo = click.echo
     echo(
         f"remote-jobs {__version__} check on node {socket.gethostname()} (Python"
         f" {platform.python_version()}, requests {requests.__version__})"
