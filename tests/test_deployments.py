@@ -9,6 +9,7 @@ words cannot be fetched.
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,12 +155,18 @@ def test_the_mfannotweb_token_never_reaches_another_host(
     assert set(_authorization(prefixed)) == {f"Bearer {TOKEN}"}  # every request to the service
 
 
+@pytest.mark.parametrize("login", [False, True], ids=["token", "token-and-url-login"])
 def test_the_codon_token_never_follows_a_redirect_to_another_host(
-    codon_server: FakeCodon, workdir: Path
+    codon_server: FakeCodon, workdir: Path, login: bool
 ) -> None:
+    """With `login`, CODON_API_URL also holds a user and password (a service behind basic
+    auth): they go to the service's origin only, as basic auth of the login, and are never
+    shown."""
+
     def result_elsewhere(request):
         return json_response(codon_server.jobs[request.json()["jobid"]].result)
 
+    url = codon_server.base.replace("://", "://gate:gate-password-1b7e@")
     with OtherOrigin(result_elsewhere) as results_host:
         codon_server.faults.append(
             Fault(
@@ -169,15 +176,22 @@ def test_the_codon_token_never_follows_a_redirect_to_another_host(
                 times=10,
             )
         )
-        result = optimise(codon_server, workdir, "--sequence", "cds.fasta", "--fitness", "cai")
+        result = optimise(
+            codon_server, workdir, "--sequence", "cds.fasta", "--fitness", "cai",
+            env={"CODON_API_URL": url} if login else None,
+        )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (workdir / "out" / "gfp.fasta").exists()
     assert len(results_host.log) == 1
     assert _authorization(results_host) == [""]
-    tokens = {h for h in _authorization(codon_server) if h}
-    assert len(tokens) == 1 and next(iter(tokens)).startswith("Bearer ")
-    for secret in (USERNAME, PASSWORD):
+    tokens = {h for h in _authorization(codon_server) if h.startswith("Bearer ")}
+    assert len(tokens) == 1
+    for secret in (USERNAME, PASSWORD, "gate-password-1b7e"):
         assert all(secret not in r.path + str(r.query) for r in results_host.log)
+        assert secret not in result.stdout + result.stderr
+    basic = "Basic " + base64.b64encode(b"gate:gate-password-1b7e").decode()
+    sent = [r.headers.get("Authorization") for r in codon_server.requests_to("POST", "/login")]
+    assert sent == ([basic] if login else [None])
 
 
 # ---------------------------------------------------------------- archive entry names

@@ -388,3 +388,35 @@ def test_check_names_refused_credentials_and_missing_scopes(
     both = run_cli(["check", "mfannotweb", "codon"], {**mfannotweb_env(mfannotweb_server), **env})
     assert both.returncode == 3
     assert USERNAME not in both.stdout and PASSWORD not in both.stdout
+
+
+# ---------------------------------------------------------------- what a browser shows
+
+
+def reads_alike_in_any_browser(data: bytes) -> None:
+    """Galaxy serves txt and tabular datasets as text/plain without a charset: a browser may
+    take the bytes for UTF-8 or for windows-1252 (or Latin-1). Both readings must agree."""
+    assert data.decode("cp1252", errors="replace") == data.decode("utf-8")
+    assert data.decode("latin-1") == data.decode("utf-8")
+
+
+def test_every_text_dataset_the_runner_composes_reads_alike_in_any_browser(
+    mfannotweb_server: FakeMfannotWeb, codon_server: FakeCodon, tmp_path: Path
+) -> None:
+    # The check's report: its own words (where to add credentials in Galaxy), and the words of
+    # a service (an account's address with accents) and of a missing setting.
+    mfannotweb_server.email = "jos\u00e9.m\u00fcller@example.org"
+    check = run_cli(["check", "mfannotweb", "codon"], mfannotweb_env(mfannotweb_server))
+    assert check.returncode == 2, check.stdout + check.stderr
+    report = check.stdout.encode("utf-8")  # what Galaxy's `> '$report'` keeps
+    reads_alike_in_any_browser(report)
+    assert "(on its form, or User -> Preferences -> Manage credentials)" in check.stdout
+    assert "token of jose.muller@example.org, scopes" in check.stdout
+    # The codon tool's score table and FASTA, composed by the runner (its JSON is the service's).
+    shutil.copy(TEST_DATA / "codon_cds.fasta", tmp_path / "cds.fasta")
+    args = ["codon", "optimise", "--name", "gfp", "--outdir", "out", "--poll-interval", "0"]
+    args += ["--sequence", "cds.fasta", "--fitness", "cai"]
+    run = run_cli(args, codon_env(codon_server), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    for name in ("gfp.scores.tsv", "gfp.fasta", "gfp.json"):
+        reads_alike_in_any_browser((tmp_path / "out" / name).read_bytes())

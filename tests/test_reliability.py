@@ -5,6 +5,7 @@ Each scenario checks the exit code, the message, what the server saw, and the fi
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import io
 import json
@@ -27,6 +28,7 @@ from tests.conftest import (
     run_cli,
     start_cli,
     stop,
+    tree_text,
     wait_for,
 )
 from tests.fakes.bakta_service import FakeBakta
@@ -563,6 +565,101 @@ def test_secrets_never_reach_output_job_file_or_cassette(
     )
     for secret in (TOKEN, USERNAME, PASSWORD, *tokens):
         assert secret not in everything
+
+
+URL_USER, URL_PASSWORD = "admin", "url-password-4e1f"
+BASIC = "Basic " + base64.b64encode(f"{URL_USER}:{URL_PASSWORD}".encode()).decode()
+
+
+def with_login(base: str, user: str = URL_USER, password: str = URL_PASSWORD) -> str:
+    return base.replace("://", f"://{user}:{password}@", 1)
+
+
+def test_a_service_url_with_a_login_is_used_and_never_shown(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    """A self-hosted service behind basic auth: BAKTA_API_URL=https://USER:PASSWORD@host/..."""
+    bakta_server.basic_auth = (URL_USER, URL_PASSWORD)
+    env = {"BAKTA_API_URL": with_login(bakta_server.base) + "/api/v1"}
+    args = ["bakta", "annotate", "genome.fasta", "--poll-interval", "0"]
+    ok = run_cli([*args, "--outdir", "out", "--record-cassette", "run.yaml"], env, cwd=workdir)
+    assert ok.returncode == 0, ok.stderr
+    assert {r.headers.get("Authorization") for r in bakta_server.log} == {BASIC}
+    assert f" at {bakta_server.base}/api/v1\n" in ok.stderr  # the provenance line
+    refused = Response(400, b'"Invalid genome"', {"Content-Type": "application/json"})
+    bakta_server.faults.append(Fault("POST", "/api/v1/job/start", refused))
+    failed = run_cli([*args, "--outdir", "out2"], env, cwd=workdir)
+    assert failed.returncode == 4, failed.stderr
+    assert failed.stderr.splitlines()[-1].endswith(
+        f": HTTP 400 from {bakta_server.base}/api/v1/job/start: Invalid genome"
+    )
+    wrong = {"BAKTA_API_URL": with_login(bakta_server.base, password="wrong-pw-8c2d") + "/api/v1"}
+    login_refused = run_cli(["bakta", "version"], wrong, cwd=workdir)
+    assert login_refused.returncode == 3, login_refused.stderr
+    assert login_refused.stderr.splitlines()[-1] == (
+        f"error: bakta: HTTP 401 from {bakta_server.base}/api/v1/version:"
+        " 401 Authorization Required"
+    )
+    check = run_cli(["check", "bakta"], env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"bakta: {bakta_server.base}/api/v1 (BAKTA_API_URL)" in check.stdout.splitlines()
+    everything = "".join(
+        run.stdout + run.stderr for run in (ok, failed, login_refused, check)
+    ) + tree_text(workdir)
+    for secret in (URL_PASSWORD, "wrong-pw-8c2d", BASIC.split()[1], f"{URL_USER}:"):
+        assert secret not in everything
+
+
+PASTED = {  # a token pasted with a stray character: (where it goes, what the runner says)
+    "zero-width-space": (10, "\u200b", "an invisible character, U+200B (ZERO WIDTH SPACE)"),
+    "en-dash": (10, "\u2013", "U+2013 (EN DASH), which an HTTP header cannot carry"),
+    "line-break": (12, "\n", "a line break"),
+    "carriage-return": (12, "\r", "a line break"),
+}
+
+
+@pytest.mark.parametrize("flaw", PASTED)
+def test_a_token_pasted_with_a_stray_character_is_refused_naming_where(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, flaw: str
+) -> None:
+    at, char, what = PASTED[flaw]
+    token = TOKEN[:at] + char + TOKEN[at:]
+    env = {"MFANNOTWEB_TOKEN": token}
+    words = (
+        f"MFANNOTWEB_TOKEN has {what} at character {at + 1} of {len(token)}; set it again as"
+        " the service gave it, on one line"
+    )
+    run = mfannot(mfannotweb_server, workdir, env=env)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [f"error: mfannotweb: {words}"]
+    check = run_cli(["check", "mfannotweb"], {**mfannotweb_env(mfannotweb_server), **env})
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert f"  settings  FAILED           {words}" in check.stdout.splitlines()  # the report
+    assert not mfannotweb_server.log  # nothing was sent
+    for secret in (TOKEN[:at], TOKEN[at:]):
+        assert secret not in run.stdout + run.stderr + check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    ("password", "code", "words"),
+    [
+        (PASSWORD + "\n" + PASSWORD, 2, "CODON_PASSWORD has a line break at character 23 of 45"),
+        ("\ufeff" + PASSWORD, 2, "CODON_PASSWORD has an invisible character, U+FEFF"),
+        (PASSWORD + "\u2013", 3, "login refused: HTTP 401 from"),  # sent: the service says no
+    ],
+    ids=["line-break", "byte-order-mark", "en-dash"],
+)
+def test_a_codon_password_that_cannot_be_sent_is_refused_before_the_login(
+    codon_server: FakeCodon, workdir: Path, password: str, code: int, words: str
+) -> None:
+    run = optimise(
+        codon_server, workdir, "--sequence", "cds.fasta", "--fitness", "cai",
+        env={"CODON_PASSWORD": password},
+    )  # fmt: skip
+    assert run.returncode == code, run.stderr
+    assert words in run.stderr.splitlines()[-1]
+    assert PASSWORD not in run.stdout + run.stderr
+    assert bool(codon_server.requests_to("POST", "/login")) == (code == 3)
 
 
 # ---------------------------------------------------------------- load

@@ -200,6 +200,7 @@ class FakeMfannotWeb(FakeServer):
         super().__init__()
         self.token = token
         self.scopes = scopes
+        self.email = "tester@example.org"  # the token owner's, as the account has it
         self.api = prefix + API
         self.link_style = "path"
         self.foreign: FakeServer | None = None
@@ -268,7 +269,7 @@ class FakeMfannotWeb(FakeServer):
             denied = self._auth(request, None)
             if denied:
                 return denied
-            identity = {"id": 42, "email": "tester@example.org", "role": "user"}
+            identity = {"id": 42, "email": self.email, "role": "user"}
             identity.update(auth_method="token", scopes=list(self.scopes))
             return json_response({"version": "1", "authenticated": True, "identity": identity})
         if method == "GET" and path == f"{API}/pipelines/gencodes":

@@ -6,6 +6,7 @@ before the service sees them (a 429, a 503, a hang, a reset connection...).
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import socketserver
@@ -85,6 +86,9 @@ class FakeServer:
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self.tls: ssl.SSLContext | None = None  # set before start: serve HTTPS with it
+        # (user, password): a reverse proxy in front asks every request for this login, as
+        # nginx's auth_basic does (a self-hosted service behind basic auth).
+        self.basic_auth: tuple[str, str] | None = None
         # Requests being served now, and the most served at once, by (method, path).
         self.serving: Counter[tuple[str, str]] = Counter()
         self.serving_peak: Counter[tuple[str, str]] = Counter()
@@ -119,7 +123,7 @@ class FakeServer:
                 key = (request.method, request.path)
                 with server.lock:
                     server.log.append(request)
-                    fault = server._fault_for(request)
+                    fault = server._login_fault(request) or server._fault_for(request)
                     server.serving[key] += 1
                     server.serving_peak[key] = max(server.serving_peak[key], server.serving[key])
                 try:
@@ -204,6 +208,17 @@ class FakeServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+
+    def _login_fault(self, request: Request) -> Fault | None:
+        """The reverse proxy's answer to a request without its login (see basic_auth)."""
+        if self.basic_auth is None:
+            return None
+        pair = ":".join(self.basic_auth).encode()
+        if request.headers.get("Authorization") == "Basic " + base64.b64encode(pair).decode():
+            return None
+        page = b"<html><head><title>401 Authorization Required</title></head></html>"
+        headers = {"WWW-Authenticate": 'Basic realm="service"', "Content-Type": "text/html"}
+        return Fault(request.method, request.path, Response(401, page, headers))
 
     def _fault_for(self, request: Request) -> Fault | None:
         for fault in self.faults:

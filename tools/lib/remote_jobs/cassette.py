@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from .errors import InputError, NetworkError
+from .settings import env_switch
 
 REDACTED = "REDACTED"
+# The admin's switch for replays (docs/admin.md, "Recorded responses"): on unless turned off.
+REPLAY_SWITCH = "REMOTE_JOBS_REPLAY"
 SECRET_KEYS = frozenset({"secret", "token", "plaintext", "password", "access_token"})
 SECRET_QUERY = ("username", "password", "secret", "X-Amz-Signature", "X-Amz-Credential")
 # Headers whose value is a secret, whatever their case, in requests and responses alike.
@@ -145,13 +150,31 @@ def cassette(
         return
     if record is not None and replay is not None:
         raise InputError("remote-jobs", "use --record-cassette or --replay-cassette, not both")
+    if replay is not None and not env_switch(REPLAY_SWITCH, default=True):
+        shown = " ".join(os.environ[REPLAY_SWITCH].split())
+        raise InputError(
+            "remote-jobs", f"replaying recordings is turned off ({REPLAY_SWITCH}={shown})"
+        )
     import vcr  # imported lazily: live runs do not pay for it
+    import vcr.stubs
     from vcr.errors import CannotOverwriteExistingCassetteException
 
     from .http import redact_url
 
     path = replay or record
     assert path is not None
+    name = path.name
+
+    class NotInCassette(CannotOverwriteExistingCassetteException):  # type: ignore[misc]
+        """vcrpy's error for a request the cassette does not answer, in one line (vcrpy's own
+        is a multi-line report of every near match): wherever it is caught and shown (the
+        deletes of a failing run, see http.at_once), it names the request and the cassette."""
+
+        def __init__(self, *, cassette: Any, failed_request: Any) -> None:
+            self.cassette, self.failed_request = cassette, failed_request
+            what = f"{failed_request.method} {redact_url(failed_request.uri)}"
+            Exception.__init__(self, f"{what} is not in cassette {name} (or was already played)")
+
     if replay is not None and not replay.is_file():
         raise InputError("remote-jobs", f"cassette {replay} does not exist")
     scrubber = Scrubber(secrets)
@@ -165,12 +188,10 @@ def cassette(
         decode_compressed_response=True,
     )
     recorder.register_matcher("json_or_raw_body", _body_matcher)
+    # vcrpy's stubs raise the error they find under this name in their module.
+    missed = mock.patch.object(vcr.stubs, "CannotOverwriteExistingCassetteException", NotInCassette)
     try:
-        with recorder.use_cassette(str(path), allow_playback_repeats=False):
+        with missed, recorder.use_cassette(str(path), allow_playback_repeats=False):
             yield replay is not None
     except CannotOverwriteExistingCassetteException as exc:
-        failed = getattr(exc, "failed_request", None)
-        what = f"{failed.method} {redact_url(failed.uri)}" if failed is not None else "a request"
-        raise NetworkError(
-            "replay", f"{what} is not in cassette {path.name} (or was already played)"
-        ) from None
+        raise NetworkError("replay", str(exc).splitlines()[0]) from None

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import bakta, codon, mfannotweb
 from .errors import RemoteJobsError
-from .http import HttpClient
+from .http import HttpClient, redact_url
 from .network import Step, probe
 
 SERVICES = ("bakta", "mfannotweb", "codon")
@@ -31,22 +31,27 @@ def missing(what: str, variables: str, it: str = "it") -> str:
     credentials per tool) and on the command line."""
     return (
         f"not configured: no {what}; in Galaxy, add {it} under Manage credentials of this tool"
-        f" (on its form, or User → Preferences → Manage credentials); on the command line, set"
+        f" (on its form, or User -> Preferences -> Manage credentials); on the command line, set"
         f" {variables}"
     )
 
 
 @dataclass(frozen=True)
 class Setting:
-    """A URL from the environment: its variable, and whether it was set or is the default."""
+    """A URL from the environment: its variable, and whether it was set or is the default.
+    `url` may hold a user and password: shown, it is `shown`."""
 
     variable: str
     url: str
     default: bool = False
 
+    @property
+    def shown(self) -> str:
+        return redact_url(self.url)
+
     def __str__(self) -> str:
         how = f"the default; {self.variable} is not set" if self.default else self.variable
-        return f"{self.url} ({how})"
+        return f"{self.shown} ({how})"
 
 
 @dataclass
@@ -168,7 +173,7 @@ def check_mfannotweb(url: Setting, token: str | None, timeout: float) -> Report:
         scopes = mfannotweb.token_scopes(who)
         account = f"token of {who.get('email') or 'user ' + str(who.get('id', '?'))}"
         if needed := [s for s in ("jobs:read", "jobs:write") if s not in scopes]:
-            raise mfannotweb.scope_error(scopes, needed, url.url, account)
+            raise mfannotweb.scope_error(scopes, needed, url.shown, account)
         have = ", ".join(sorted(scopes)) or "none"
         note = (
             "; without jobs:cancel a deleted Galaxy job cannot cancel its queued remote job"

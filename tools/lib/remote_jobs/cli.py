@@ -20,6 +20,7 @@ import click
 
 from . import __version__, bakta, codon, mfannotweb
 from .cassette import cassette
+from .credentials import check_credential
 from .errors import InputError, Interrupted, RemoteJobsError
 from .jobfile import JobFile, fingerprint
 from .options import (
@@ -32,6 +33,7 @@ from .options import (
     resubmit_option,
     run_options,
 )
+from .plain import ascii_text
 from .polling import Progress, Waiter
 
 if TYPE_CHECKING:
@@ -77,9 +79,16 @@ def env_url(variable: str, default: str | None, service: str) -> str:
     return value.rstrip("/")
 
 
-def env_secret(variable: str, service: str) -> str:
+def env_credential(variable: str, service: str, *, header: bool = False) -> str | None:
+    """A credential from the environment, None when unset; InputError (exit 2) for one that
+    cannot be sent as it is (see credentials.check_credential; `header`: sent in a header)."""
     value = os.environ.get(variable, "").strip()
-    if not value:
+    return check_credential(variable, value, service, header=header) if value else None
+
+
+def env_secret(variable: str, service: str, *, header: bool = False) -> str:
+    value = env_credential(variable, service, header=header)
+    if value is None:
         raise InputError(service, f"{variable} is not set; it holds your credential for {service}")
     return value
 
@@ -97,13 +106,9 @@ def remote_run(settings: RunSettings, secrets: tuple[str, ...] = ()) -> Iterator
     """Cassette, waiting and progress for one command.
 
     A replayed run says so on stderr (which Galaxy copies into each output's info), and is
-    refused where the admin set REMOTE_JOBS_REPLAY=off.
+    refused where the admin turned replays off (REMOTE_JOBS_REPLAY: see cassette).
     """
     replay = settings.cassettes.replay
-    if replay is not None and os.environ.get("REMOTE_JOBS_REPLAY", "").strip().lower() == "off":
-        raise InputError(
-            "remote-jobs", "replaying recordings is turned off (REMOTE_JOBS_REPLAY=off)"
-        )
     with cassette(settings.cassettes.record, replay, secrets) as replaying:
         if replay is not None:
             click.echo(
@@ -474,7 +479,7 @@ def bakta_version(run: RunSettings) -> None:
 
 def _mfannotweb(settings: RunSettings | None = None) -> mfannotweb.MfannotWebClient:
     url = env_url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, mfannotweb.SERVICE)
-    token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE)
+    token = env_secret("MFANNOTWEB_TOKEN", mfannotweb.SERVICE, header=True)
     http = _http(mfannotweb.SERVICE, url, bearer=token, settings=settings, setting="MFANNOTWEB_URL")
     return mfannotweb.MfannotWebClient(http)
 
@@ -489,7 +494,7 @@ def _mfannotweb_run(
     settings: RunSettings,
 ) -> None:
     client = _mfannotweb(settings)
-    with remote_run(settings, secrets=(os.environ.get("MFANNOTWEB_TOKEN", ""),)) as run:
+    with remote_run(settings, secrets=(client.http.bearer or "",)) as run:
         jobfile = JobFile(
             settings.job_file,
             mfannotweb.SERVICE,
@@ -585,7 +590,7 @@ def mfannotweb_gencodes(cassettes: Cassettes) -> None:
 def mfannotweb_usage(cassettes: Cassettes) -> None:
     """Show your in-flight jobs against your concurrency cap."""
     client = _mfannotweb()
-    with cassette(cassettes.record, cassettes.replay, (os.environ["MFANNOTWEB_TOKEN"],)):
+    with cassette(cassettes.record, cassettes.replay, (client.http.bearer or "",)):
         usage = client.usage()
     for key, value in usage.items():
         click.echo(f"{key}\t{value}")
@@ -597,7 +602,7 @@ def mfannotweb_usage(cassettes: Cassettes) -> None:
 def mfannotweb_cancel(job_id: str, cassettes: Cassettes) -> None:
     """Cancel a queued job (running jobs cannot be cancelled)."""
     client = _mfannotweb()
-    with cassette(cassettes.record, cassettes.replay, (os.environ["MFANNOTWEB_TOKEN"],)):
+    with cassette(cassettes.record, cassettes.replay, (client.http.bearer or "",)):
         client.cancel(client.job(job_id))
     click.echo(f"{job_id}\tcancelled")
 
@@ -617,7 +622,7 @@ def _codon(settings: RunSettings) -> codon.CodonClient:
 
 
 def _codon_secrets() -> tuple[str, ...]:
-    return tuple(os.environ.get(name, "") for name in ("CODON_USERNAME", "CODON_PASSWORD"))
+    return tuple(os.environ.get(name, "").strip() for name in ("CODON_USERNAME", "CODON_PASSWORD"))
 
 
 @cli.group("codon")
@@ -735,34 +740,38 @@ def check_command(services: tuple[str, ...], http_timeout: float) -> None:
         return check.Setting(variable, value, default=not os.environ.get(variable, "").strip())
 
     def run(service: str) -> check.Report:
+        where = service
         try:
             if service == "bakta":
                 return check.check_bakta(
                     url("BAKTA_API_URL", bakta.DEFAULT_URL, service), http_timeout
                 )
             if service == "mfannotweb":
-                return check.check_mfannotweb(
-                    url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, service),
-                    os.environ.get("MFANNOTWEB_TOKEN", "").strip() or None,
-                    http_timeout,
-                )
+                setting = url("MFANNOTWEB_URL", mfannotweb.DEFAULT_URL, service)
+                where = str(setting)
+                token = env_credential("MFANNOTWEB_TOKEN", service, header=True)
+                return check.check_mfannotweb(setting, token, http_timeout)
             if not os.environ.get("CODON_API_URL", "").strip():
                 what = "API URL, username and password for the codon service"
                 variables = "CODON_API_URL, CODON_USERNAME and CODON_PASSWORD"
                 return check.not_configured(
                     service, "(CODON_API_URL is not set)", check.missing(what, variables, "them")
                 )
+            setting = url("CODON_API_URL", None, service)
+            where = str(setting)
             return check.check_codon(
-                url("CODON_API_URL", None, service),
-                os.environ.get("CODON_USERNAME", "").strip() or None,
-                os.environ.get("CODON_PASSWORD", "").strip() or None,
+                setting,
+                env_credential("CODON_USERNAME", service),
+                env_credential("CODON_PASSWORD", service),
                 http_timeout,
             )
-        except InputError as exc:  # a URL that is not one
-            return check.not_configured(service, service, exc.message)
+        except InputError as exc:  # a URL that is not one, a credential that cannot be sent
+            return check.not_configured(service, where, exc.message)
+
+    def echo(line: str, err: bool = False) -> None:  # a Galaxy dataset: plain ASCII (plain.py)
+        click.echo(ascii_text(line), err=err)
 
     reports = [run(service) for service in services or check.SERVICES]
-    echo = click.echo
     echo(
         f"remote-jobs {__version__} check on node {socket.gethostname()} (Python"
         f" {platform.python_version()}, requests {requests.__version__})"

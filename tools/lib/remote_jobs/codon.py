@@ -16,6 +16,7 @@ from .errors import AuthError, InputError, NetworkError, RemoteJobError
 from .fasta import ACGTU, read_fasta
 from .files import staged
 from .jobfile import JobFile, recorded_job
+from .plain import ascii_text
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -324,7 +325,10 @@ def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]
         cells += [scores.get(fitness) for fitness in fitness_names]
         rows.append("\t".join("" if cell is None else str(cell) for cell in cells))
     with staged(outdir, last=f"{name}.json") as partial:
-        (partial / f"{name}.fasta").write_text("\n".join(fasta_lines) + "\n")
-        (partial / f"{name}.scores.tsv").write_text("\n".join(rows) + "\n")
-        (partial / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        # Galaxy datasets, composed here: plain ASCII (plain.py); json.dumps escapes as JSON does.
+        for suffix, lines in ((".fasta", fasta_lines), (".scores.tsv", rows)):
+            text = ascii_text("\n".join(lines) + "\n")
+            (partial / f"{name}{suffix}").write_text(text, encoding="ascii")
+        text = json.dumps(result, indent=2) + "\n"
+        (partial / f"{name}.json").write_text(text, encoding="ascii")
     return [outdir / f"{name}{suffix}" for suffix in (".fasta", ".scores.tsv", ".json")]

@@ -25,6 +25,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__, network
+from .credentials import without_login
 from .errors import AuthError, InputError, NetworkError, RemoteJobError, RemoteJobsError
 from .polling import Deadline
 
@@ -106,9 +107,11 @@ class _RunRetry(Retry):
 
 
 def redact_url(url: str) -> str:
-    """A URL without its query string: presigned links and logins carry secrets there."""
+    """A URL without its query string and without a user and password before its host:
+    presigned links, logins and a self-hosted service's basic auth carry secrets there."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -216,7 +219,8 @@ class HttpClient:
     that origin says to check it. `bearer` is the service's token: it goes only to the origin
     (scheme, host, port) of `base_url`. A link to any other host (a storage service, or one
     handed out by a confused server) is fetched without it; requests drops it, too, on a
-    redirect to another host.
+    redirect to another host. A user and password in `base_url` go the same way, as basic
+    auth on the requests that carry no token; `base_url` is kept without them.
     """
 
     def __init__(
@@ -232,7 +236,7 @@ class HttpClient:
         deadline: Deadline | None = None,
     ) -> None:
         self.service = service
-        self.base_url = base_url.rstrip("/")
+        self.base_url, self._login = without_login(base_url.rstrip("/"))
         self.bearer = bearer
         self.setting = setting
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
@@ -275,8 +279,10 @@ class HttpClient:
 
     def _headers(self, url: str, extra: dict[str, str]) -> dict[str, str]:
         headers = {**self.headers, **extra}
-        if self.bearer and origin(url) == origin(self.base_url):
-            headers["Authorization"] = f"Bearer {self.bearer}"
+        if origin(url) == origin(self.base_url):
+            login = f"Bearer {self.bearer}" if self.bearer else self._login
+            if login:
+                headers["Authorization"] = login
         return headers
 
     def request(

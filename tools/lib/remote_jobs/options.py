@@ -60,7 +60,8 @@ _record_cassette_option = click.option(
 _replay_cassette_option = click.option(
     "--replay-cassette",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Replay a recorded cassette: no network, no waiting; an unrecorded request fails.",
+    help="Replay a recorded cassette: no network, no waiting; an unrecorded request fails."
+    " Refused where REMOTE_JOBS_REPLAY is off (or false, no, 0, disabled).",
 )
 
 
