@@ -430,22 +430,27 @@ def test_an_mfannotweb_job_file_that_cannot_be_written_cancels_the_queued_job(
 # ---------------------------------------------------------------- 4, 5. a rerun never starts twice
 
 
-def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(workdir: Path) -> None:
-    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(
+    workdir: Path, api: str
+) -> None:
+    """The job is on record before its job/start (API v1 and v2 alike): the rerun finds it."""
+    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"], v2=api == "v2")
     server.faults.append(
-        Fault("POST", "/api/v1/job/start", Response(drop=True), after_handling=True)
+        Fault("POST", f"/api/{api}/job/start", Response(drop=True), after_handling=True)
     )
     with server:
         first = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
         (job_id,) = server.jobs
         assert first.returncode == 5, first.stderr
         assert server.jobs[job_id].config is not None  # the backend did start it
-        assert json.loads((workdir / "job.json").read_text())["jobs"]["genome"]["started"] is False
+        record = json.loads((workdir / "job.json").read_text())["jobs"]["genome"]
+        assert (record["api"], record["started"]) == (api, False)
         second = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
     assert second.returncode == 0, second.stderr
     assert f"bakta: genome: re-attached to job {job_id}" in second.stderr.splitlines()
-    assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
-    assert len(server.requests_to("POST", "/api/v1/job/start")) == 1
+    assert len(server.requests_to("POST", f"/api/{api}/job/init")) == 1
+    assert len(server.requests_to("POST", f"/api/{api}/job/start")) == 1
     assert server.deleted == [] and "genome/genome.gff3" in results(workdir)
 
 
