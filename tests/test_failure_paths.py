@@ -860,11 +860,15 @@ class LeakyCodon(FakeCodon):
     JSON-escaped (`\\/`, `\\u002B`), again in a lower-case `set-cookie` (as ASGI servers send
     it) and in a response header of its own, percent-encoded in a link inside a JSON body, and
     a redirect to presigned storage whose `Location` holds X-Amz-Credential and
-    X-Amz-Signature, and a lower-case `x-amz-security-token` header."""
+    X-Amz-Signature, and a lower-case `x-amz-security-token` header; the storage answers with
+    the same headers in their canonical case (`X-Amz-Security-Token`, `Set-Cookie`): a secret
+    header is one whatever its case."""
 
     CREDENTIAL = "AKIAFAKESTORAGEKEY7Q%2F20261122%2Fus-east-1%2Fs3%2Faws4_request"
     SIGNATURE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     STS_TOKEN = "FwoGZXIvYXdzEFakeSessionToken0123456789"
+    STORAGE_TOKEN = "IQoJb3JpZ2luX2VjEFakeStorageToken9876543210"
+    STORAGE_COOKIE = "AWSALB=FakeLoadBalancerCookie0123456789"
 
     def storage_link(self) -> str:
         query = f"X-Amz-Credential={self.CREDENTIAL}&X-Amz-Signature={self.SIGNATURE}"
@@ -895,7 +899,9 @@ class LeakyCodon(FakeCodon):
         if request.path == "/optimise/result":
             return Response(307, b"", {"Location": self.storage_link()})
         if request.path == "/storage/result":
-            return super().handle(dataclasses.replace(request, path="/optimise/result"))
+            answer = super().handle(dataclasses.replace(request, path="/optimise/result"))
+            echo = {"X-Amz-Security-Token": self.STORAGE_TOKEN, "Set-Cookie": self.STORAGE_COOKIE}
+            return dataclasses.replace(answer, headers={**answer.headers, **echo})
         return super().handle(request)
 
 
@@ -930,12 +936,14 @@ def test_a_recording_keeps_no_secret_in_any_form_and_still_replays(workdir: Path
     assert server.requests_to("POST", "/storage/result")  # the redirect was followed
     document = yaml.safe_load((workdir / "c.yaml").read_text())
     secrets = {*tokens, USERNAME, PASSWORD, LeakyCodon.SIGNATURE, LeakyCodon.STS_TOKEN}
+    secrets |= {LeakyCodon.STORAGE_TOKEN, LeakyCodon.STORAGE_COOKIE}
     secrets.add(unquote(LeakyCodon.CREDENTIAL))
     texts = list(every_text(document))
     for secret in secrets:
         assert not [text for text in texts if secret in text], secret
     headers = [h for i in document["interactions"] for h in i["response"]["headers"]]
     assert "set-cookie" not in [h.lower() for h in headers]
+    assert {"x-amz-security-token", "X-Amz-Security-Token"} <= set(headers)  # both recorded
     replay_env = {**codon_env(server), "CODON_PASSWORD": "another-password"}
     replayed = run_cli(
         [*args, "--outdir", "again", "--replay-cassette", "c.yaml"], replay_env, cwd=workdir
