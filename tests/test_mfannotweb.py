@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -277,8 +278,16 @@ def _tamper(server: FakeMfannotWeb, files: dict[str, bytes]) -> None:
     server.handle = handle  # type: ignore[method-assign]
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda genuine: b"tampered\n", id="other-size"),
+        # One byte changed: only the SHA-256 tells.
+        pytest.param(lambda genuine: bytes([genuine[0] ^ 1]) + genuine[1:], id="same-size"),
+    ],
+)
 def test_checksum_mismatch_is_refused_and_leaves_nothing(
-    mfannotweb_server: FakeMfannotWeb, workdir: Path
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, tamper: Callable[[bytes], bytes]
 ) -> None:
     original = mfannotweb_server.handle
 
@@ -286,9 +295,8 @@ def test_checksum_mismatch_is_refused_and_leaves_nothing(
         response = original(request)
         if request.path.endswith("/download"):
             job = next(iter(mfannotweb_server.jobs.values()))
-            return Response(
-                200, zip_bytes({**job.files, "mfannot.out": b"tampered\n"}), response.headers
-            )
+            files = {**job.files, "mfannot.out": tamper(job.files["mfannot.out"])}
+            return Response(200, zip_bytes(files), response.headers)
         return response
 
     mfannotweb_server.handle = handle  # type: ignore[method-assign]
