@@ -39,8 +39,21 @@ def run_cli(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
+    interrupt_when: Callable[[], object] | None = None,
 ) -> Result:
-    """Run `remote-jobs` as users do: a separate process, the environment as its only input."""
+    """Run `remote-jobs` as users do: a separate process, the environment as its only input.
+
+    With `interrupt_when`, stop it with Ctrl-C (SIGINT) once that holds (stdout is not kept):
+    with a --job-file its remote jobs stay for a rerun to re-attach to, as after a run that
+    gave up at its --timeout, but wherever a slow machine got by then.
+    """
+    if interrupt_when is not None:
+        runner = start_cli(args, env or {}, cwd or Path.cwd())
+        try:
+            wait_for(interrupt_when, "the moment to interrupt the runner")
+        finally:
+            stderr = stop(runner, signal.SIGINT)
+        return Result(runner.returncode, "", stderr)
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,14 @@ from tests.fakes.bakta_service import FakeBakta
 ALL_FILES = sorted(f"genome.{suffix}" for suffix in bakta.FORMATS)
 
 
-def annotate(server: FakeBakta, workdir: Path, *extra: str):
+def annotate(
+    server: FakeBakta,
+    workdir: Path,
+    *extra: str,
+    interrupt_when: Callable[[], object] | None = None,
+):
     args = ["bakta", "annotate", "--outdir", str(workdir / "out"), "--poll-interval", "0", *extra]
-    return run_cli(args, bakta_env(server), cwd=workdir)
+    return run_cli(args, bakta_env(server), cwd=workdir, interrupt_when=interrupt_when)
 
 
 def test_default_run_fetches_all_fourteen_files_with_bakta_cli_names(
@@ -129,17 +135,25 @@ def test_batch_polls_all_jobs_with_one_list_request_per_round(workdir: Path) -> 
 
 def test_resume_reattaches_and_submits_nothing_new(workdir: Path) -> None:
     server = FakeBakta(script=["INIT"] + ["RUNNING"] * 10_000)
+    polled = lambda: server.requests_to("POST", "/api/v1/job/list")  # noqa: E731
     with server:
+        # Stopped once its job runs (Ctrl-C: with a job file, the job stays for a rerun).
         first = annotate(
-            server, workdir, "genome.fasta", "--job-file", "job.json", "--timeout", "1"
+            server, workdir, "genome.fasta", "--job-file", "job.json", interrupt_when=polled
         )
-        assert first.returncode == 5
-        assert "gave up after --timeout 1 s" in first.stderr
+        assert first.returncode == 6, first.stderr
         job_file = workdir / "job.json"
         assert job_file.stat().st_mode & 0o777 == 0o600
         record = json.loads(job_file.read_text())["jobs"]["genome"]
         job = server.jobs[record["id"]]
         assert record["secret"] == job.secret and record["started"] is True
+        # A rerun that gives up at its --timeout, wherever it got by then, keeps the job too.
+        short = annotate(
+            server, workdir, "genome.fasta", "--job-file", "job.json", "--timeout", "1"
+        )
+        assert short.returncode == 5 and "gave up after --timeout 1 s" in short.stderr
+        assert json.loads(job_file.read_text())["jobs"]["genome"] == record
+        assert server.deleted == []
         job.script = ["RUNNING", "SUCCESSFUL"]
         second = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
         assert second.returncode == 0, second.stderr
@@ -275,10 +289,11 @@ def test_the_log_is_fetched_when_asked_for(bakta_server: FakeBakta, workdir: Pat
 
 def test_failed_jobs_not_found_and_unauthorized(bakta_server: FakeBakta, workdir: Path) -> None:
     bakta_server.script = ["INIT"] + ["RUNNING"] * 100
+    polled = lambda: bakta_server.requests_to("POST", "/api/v1/job/list")  # noqa: E731
     first = annotate(
-        bakta_server, workdir, "genome.fasta", "--job-file", "job.json", "--timeout", "1"
+        bakta_server, workdir, "genome.fasta", "--job-file", "job.json", interrupt_when=polled
     )
-    assert first.returncode == 5
+    assert first.returncode == 6, first.stderr
     document = json.loads((workdir / "job.json").read_text())
     job_id = document["jobs"]["genome"]["id"]
     document["jobs"]["genome"]["secret"] = "x" * 32

@@ -4,7 +4,7 @@ backend serving v2 as ../shared/notes/bakta-v2.md describes it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,9 +42,15 @@ def v2_workdir(workdir: Path) -> Path:
     return workdir
 
 
-def annotate(server: FakeBakta, workdir: Path, *extra: str, command: str = "annotate"):
+def annotate(
+    server: FakeBakta,
+    workdir: Path,
+    *extra: str,
+    command: str = "annotate",
+    interrupt_when: Callable[[], object] | None = None,
+):
     args = ["bakta", command, "--outdir", str(workdir / "out"), "--poll-interval", "0", *extra]
-    return run_cli(args, bakta_env(server), cwd=workdir)
+    return run_cli(args, bakta_env(server), cwd=workdir, interrupt_when=interrupt_when)
 
 
 def start_body(server: FakeBakta) -> dict:
@@ -299,11 +305,18 @@ def test_v2_batch_polls_all_jobs_with_one_list_request_per_round(v2_workdir: Pat
 
 def test_v2_resume_reattaches_and_submits_nothing_new(v2_workdir: Path) -> None:
     server = FakeBakta(v2=True, script=["INIT"] + ["RUNNING"] * 10_000)
+    polled = lambda: server.requests_to("POST", "/api/v2/job/list")  # noqa: E731
     with server:
         first = annotate(
-            server, v2_workdir, "genome.fasta", "--meta", "--job-file", "job.json", "--timeout", "1"
+            server,
+            v2_workdir,
+            "genome.fasta",
+            "--meta",
+            "--job-file",
+            "job.json",
+            interrupt_when=polled,
         )
-        assert first.returncode == 5 and "gave up after --timeout 1 s" in first.stderr
+        assert first.returncode == 6, first.stderr
         assert (v2_workdir / "job.json").stat().st_mode & 0o777 == 0o600
         record = json.loads((v2_workdir / "job.json").read_text())["jobs"]["genome"]
         job = server.jobs[record["id"]]
@@ -329,10 +342,12 @@ def test_v2_error_job_and_failed_jobs(v2_workdir: Path) -> None:
         )  # the failed stage and Bakta's last words: it failed on its input, not resubmitted
         assert len(server.requests_to("GET", "/api/v2/job/logs")) == 1 and not server.deleted
         server.script = ["INIT"] + ["RUNNING"] * 100
+        before = len(server.requests_to("POST", "/api/v2/job/list"))
+        polled = lambda: len(server.requests_to("POST", "/api/v2/job/list")) > before  # noqa: E731
         first = annotate(
-            server, v2_workdir, "plasmid.fasta", "--job-file", "job.json", "--timeout", "1"
+            server, v2_workdir, "plasmid.fasta", "--job-file", "job.json", interrupt_when=polled
         )
-        assert first.returncode == 5
+        assert first.returncode == 6, first.stderr
         document = json.loads((v2_workdir / "job.json").read_text())
         job_id = document["jobs"]["plasmid"]["id"]
         document["jobs"]["plasmid"]["secret"] = "x" * 32

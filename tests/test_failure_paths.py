@@ -430,22 +430,27 @@ def test_an_mfannotweb_job_file_that_cannot_be_written_cancels_the_queued_job(
 # ---------------------------------------------------------------- 4, 5. a rerun never starts twice
 
 
-def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(workdir: Path) -> None:
-    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(
+    workdir: Path, api: str
+) -> None:
+    """The job is on record before its job/start (API v1 and v2 alike): the rerun finds it."""
+    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"], v2=api == "v2")
     server.faults.append(
-        Fault("POST", "/api/v1/job/start", Response(drop=True), after_handling=True)
+        Fault("POST", f"/api/{api}/job/start", Response(drop=True), after_handling=True)
     )
     with server:
         first = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
         (job_id,) = server.jobs
         assert first.returncode == 5, first.stderr
         assert server.jobs[job_id].config is not None  # the backend did start it
-        assert json.loads((workdir / "job.json").read_text())["jobs"]["genome"]["started"] is False
+        record = json.loads((workdir / "job.json").read_text())["jobs"]["genome"]
+        assert (record["api"], record["started"]) == (api, False)
         second = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
     assert second.returncode == 0, second.stderr
     assert f"bakta: genome: re-attached to job {job_id}" in second.stderr.splitlines()
-    assert len(server.requests_to("POST", "/api/v1/job/init")) == 1
-    assert len(server.requests_to("POST", "/api/v1/job/start")) == 1
+    assert len(server.requests_to("POST", f"/api/{api}/job/init")) == 1
+    assert len(server.requests_to("POST", f"/api/{api}/job/start")) == 1
     assert server.deleted == [] and "genome/genome.gff3" in results(workdir)
 
 
@@ -855,11 +860,15 @@ class LeakyCodon(FakeCodon):
     JSON-escaped (`\\/`, `\\u002B`), again in a lower-case `set-cookie` (as ASGI servers send
     it) and in a response header of its own, percent-encoded in a link inside a JSON body, and
     a redirect to presigned storage whose `Location` holds X-Amz-Credential and
-    X-Amz-Signature, and a lower-case `x-amz-security-token` header."""
+    X-Amz-Signature, and a lower-case `x-amz-security-token` header; the storage answers with
+    the same headers in their canonical case (`X-Amz-Security-Token`, `Set-Cookie`): a secret
+    header is one whatever its case."""
 
     CREDENTIAL = "AKIAFAKESTORAGEKEY7Q%2F20261122%2Fus-east-1%2Fs3%2Faws4_request"
     SIGNATURE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     STS_TOKEN = "FwoGZXIvYXdzEFakeSessionToken0123456789"
+    STORAGE_TOKEN = "IQoJb3JpZ2luX2VjEFakeStorageToken9876543210"
+    STORAGE_COOKIE = "AWSALB=FakeLoadBalancerCookie0123456789"
 
     def storage_link(self) -> str:
         query = f"X-Amz-Credential={self.CREDENTIAL}&X-Amz-Signature={self.SIGNATURE}"
@@ -890,7 +899,9 @@ class LeakyCodon(FakeCodon):
         if request.path == "/optimise/result":
             return Response(307, b"", {"Location": self.storage_link()})
         if request.path == "/storage/result":
-            return super().handle(dataclasses.replace(request, path="/optimise/result"))
+            answer = super().handle(dataclasses.replace(request, path="/optimise/result"))
+            echo = {"X-Amz-Security-Token": self.STORAGE_TOKEN, "Set-Cookie": self.STORAGE_COOKIE}
+            return dataclasses.replace(answer, headers={**answer.headers, **echo})
         return super().handle(request)
 
 
@@ -925,12 +936,14 @@ def test_a_recording_keeps_no_secret_in_any_form_and_still_replays(workdir: Path
     assert server.requests_to("POST", "/storage/result")  # the redirect was followed
     document = yaml.safe_load((workdir / "c.yaml").read_text())
     secrets = {*tokens, USERNAME, PASSWORD, LeakyCodon.SIGNATURE, LeakyCodon.STS_TOKEN}
+    secrets |= {LeakyCodon.STORAGE_TOKEN, LeakyCodon.STORAGE_COOKIE}
     secrets.add(unquote(LeakyCodon.CREDENTIAL))
     texts = list(every_text(document))
     for secret in secrets:
         assert not [text for text in texts if secret in text], secret
     headers = [h for i in document["interactions"] for h in i["response"]["headers"]]
     assert "set-cookie" not in [h.lower() for h in headers]
+    assert {"x-amz-security-token", "X-Amz-Security-Token"} <= set(headers)  # both recorded
     replay_env = {**codon_env(server), "CODON_PASSWORD": "another-password"}
     replayed = run_cli(
         [*args, "--outdir", "again", "--replay-cassette", "c.yaml"], replay_env, cwd=workdir

@@ -106,3 +106,122 @@ def test_fitness_spec_parser(text: str) -> None:
         assert "\n" not in str(exc)
         return
     assert spec.name and all(k and v for k, v in spec.params.items())
+
+
+# ---------------------------------------------------------------- valid inputs are accepted
+# A reader that refused everything would pass the tests above: what is valid must be read, as
+# it is.
+
+id_chars = st.characters(exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"))
+# What Python calls printable (no space but U+0020), and tabs.
+description = st.text(
+    alphabet=st.characters(
+        exclude_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"),
+        include_characters=" \t",
+    ),
+    max_size=20,
+)
+
+
+@st.composite
+def valid_fasta(draw: st.DrawFn) -> tuple[bytes, list[tuple[str, str]]]:
+    """A FASTA file (headers with descriptions, wrapped lines in either case, either line end)
+    and its (id, sequence) records as a reader must give them."""
+    ids = draw(
+        st.lists(
+            st.text(alphabet=id_chars, min_size=1, max_size=20), min_size=1, max_size=5, unique=True
+        )
+    )
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    lines, records = [], []
+    for seq_id in ids:
+        sequence = draw(st.text(alphabet="ACGTUNacgtun", min_size=1, max_size=120))
+        width = draw(st.integers(min_value=1, max_value=80))
+        words = draw(description)
+        lines.append(f">{seq_id} {words}" if words.strip() else f">{seq_id}")
+        lines += [sequence[i : i + width] for i in range(0, len(sequence), width)]
+        records.append((seq_id, sequence.upper()))
+    return end.join(lines).encode() + end.encode(), records
+
+
+@SETTINGS
+@given(valid_fasta())
+def test_fasta_reader_reads_valid_fasta(case: tuple[bytes, list[tuple[str, str]]]) -> None:
+    content, records = case
+    for alphabet in (IUPAC_DNA, ACGTUN):
+        result = outcome(
+            lambda p, a=alphabet: read_fasta(p, service="t", alphabet=a, keep_sequences=True),
+            content,
+        )
+        assert not isinstance(result, InputError), result
+        assert [(r.id, r.sequence) for r in result] == records
+
+
+cell = st.text(alphabet="abcXYZ019_.- ", max_size=10)
+
+
+def any_case(words: frozenset[str]) -> st.SearchStrategy[str]:
+    return st.sampled_from(sorted(words)).flatmap(
+        lambda w: st.sampled_from([w, w.upper(), w.capitalize()])
+    )
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["\t", ","]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["c1", "a", "b"]),
+            cell,
+            any_case(bakta.options.REPLICON_TYPES),
+            any_case(bakta.options.TOPOLOGIES),
+            cell,
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.booleans(),
+)
+def test_replicon_table_reader_reads_valid_tables(
+    separator: str, rows: list[tuple[str, ...]], comment: bool
+) -> None:
+    lines = ["#original id, new id, type, topology, name"] if comment else []
+    lines += [separator.join(row) for row in rows]
+    content = "\n".join(lines).encode()
+    result = outcome(
+        lambda p: bakta.read_replicon_table(p, None, {"g.fasta": {"c1", "a", "b"}}), content
+    )
+    assert result == ("TSV" if separator == "\t" else "CSV")
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["promoter", "5_utr", "3_utr", "poly_a_tail", "other"]),
+            st.text(alphabet="ACGTUacgtu \n", min_size=1).filter(str.strip),
+        ),
+        max_size=4,
+    ),
+    st.text(alphabet="ACGTUacgtu", min_size=1),
+    st.integers(min_value=0),
+)
+def test_component_reader_reads_valid_constructs(
+    others: list[tuple[str, str]], gene: str, at: int
+) -> None:
+    parts = list(others)
+    parts.insert(at % (len(parts) + 1), ("gene_of_interest", gene))
+    content = json.dumps([{"sequence": s, "featureType": f} for f, s in parts]).encode()
+    result = outcome(codon.load_components, content)
+    assert result == [{"sequence": "".join(s.split()).upper(), "featureType": f} for f, s in parts]
+
+
+word = st.text(alphabet="abcxyz_019.-", min_size=1, max_size=10)
+
+
+@SETTINGS
+@given(word, st.dictionaries(word, word, max_size=4))
+def test_fitness_spec_parser_reads_valid_specs(name: str, params: dict[str, str]) -> None:
+    text = name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+    spec = codon.FitnessSpec.parse(text)
+    assert (spec.name, spec.params) == (name, params)

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,13 @@ from tests.fakes.mfannotweb_service import FakeMfannotWeb, zip_bytes
 from tests.fakes.server import Fault, Response, json_response
 
 
-def mfannot(server: FakeMfannotWeb, workdir: Path, *extra: str, env: dict[str, str] | None = None):
+def mfannot(
+    server: FakeMfannotWeb,
+    workdir: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    interrupt_when: Callable[[], object] | None = None,
+):
     args = [
         "mfannot",
         "annotate",
@@ -29,7 +36,8 @@ def mfannot(server: FakeMfannotWeb, workdir: Path, *extra: str, env: dict[str, s
         "0",
         *extra,
     ]
-    return run_cli(args, {**mfannotweb_env(server), **(env or {})}, cwd=workdir)
+    env = {**mfannotweb_env(server), **(env or {})}
+    return run_cli(args, env, cwd=workdir, interrupt_when=interrupt_when)
 
 
 def test_mfannot_follows_events_and_extracts_the_verified_archive(
@@ -277,8 +285,16 @@ def _tamper(server: FakeMfannotWeb, files: dict[str, bytes]) -> None:
     server.handle = handle  # type: ignore[method-assign]
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda genuine: b"tampered\n", id="other-size"),
+        # One byte changed: only the SHA-256 tells.
+        pytest.param(lambda genuine: bytes([genuine[0] ^ 1]) + genuine[1:], id="same-size"),
+    ],
+)
 def test_checksum_mismatch_is_refused_and_leaves_nothing(
-    mfannotweb_server: FakeMfannotWeb, workdir: Path
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, tamper: Callable[[bytes], bytes]
 ) -> None:
     original = mfannotweb_server.handle
 
@@ -286,9 +302,8 @@ def test_checksum_mismatch_is_refused_and_leaves_nothing(
         response = original(request)
         if request.path.endswith("/download"):
             job = next(iter(mfannotweb_server.jobs.values()))
-            return Response(
-                200, zip_bytes({**job.files, "mfannot.out": b"tampered\n"}), response.headers
-            )
+            files = {**job.files, "mfannot.out": tamper(job.files["mfannot.out"])}
+            return Response(200, zip_bytes(files), response.headers)
         return response
 
     mfannotweb_server.handle = handle  # type: ignore[method-assign]
@@ -351,10 +366,15 @@ def test_unsafe_archives_are_refused(
 
 def test_cancel_and_usage_commands(mfannotweb_server: FakeMfannotWeb, workdir: Path) -> None:
     mfannotweb_server.script = ["queued"] * 100
-    # With a job file, a run that gives up keeps its queued job (without: it is cancelled).
-    first = mfannot(mfannotweb_server, workdir, "--timeout", "1", "--job-file", "job.json")
-    assert first.returncode == 5
-    job_id = next(iter(mfannotweb_server.jobs))
+    followed = lambda: mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True)  # noqa: E731
+    first = mfannot(mfannotweb_server, workdir, "--job-file", "job.json", interrupt_when=followed)
+    assert first.returncode == 6, first.stderr
+    # With a job file, a run that gives up keeps its queued job (without: it is cancelled),
+    # wherever it got by its --timeout.
+    short = mfannot(mfannotweb_server, workdir, "--timeout", "1", "--job-file", "job.json")
+    assert short.returncode == 5 and "gave up after --timeout 1 s" in short.stderr
+    (job_id,) = mfannotweb_server.jobs
+    assert mfannotweb_server.jobs[job_id].status == "queued"
     usage = run_cli(["mfannotweb", "usage"], mfannotweb_env(mfannotweb_server))
     assert "concurrent_in_flight\t1" in usage.stdout
     cancel = run_cli(["mfannotweb", "cancel", job_id], mfannotweb_env(mfannotweb_server))
@@ -371,8 +391,9 @@ def test_resume_reuses_the_job_and_its_idempotency_key(
 ) -> None:
     mfannotweb_server.script = ["queued"] * 100
     mfannotweb_server.events_enabled = False
-    first = mfannot(mfannotweb_server, workdir, "--job-file", "job.json", "--timeout", "1")
-    assert first.returncode == 5
+    followed = lambda: mfannotweb_server.requests_to("GET", "/api/v1/jobs/", prefix=True)  # noqa: E731
+    first = mfannot(mfannotweb_server, workdir, "--job-file", "job.json", interrupt_when=followed)
+    assert first.returncode == 6, first.stderr
     record = json.loads((workdir / "job.json").read_text())["jobs"]["mfannot"]
     assert (workdir / "job.json").stat().st_mode & 0o777 == 0o600
     job = mfannotweb_server.jobs[record["id"]]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import fnmatch
 import glob
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -41,6 +43,29 @@ def test_setup_cfg_installs_the_same_pins_as_requirements_txt() -> None:
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     assert _pins(config["options"]["install_requires"].splitlines()) == REQUIREMENTS_TXT
+
+
+def _imported_distributions() -> set[str]:
+    """The distributions of every module outside the standard library that the runner imports,
+    in functions too (whatever a run may import)."""
+    modules = set()
+    for path in (ROOT / "lib" / "remote_jobs").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    modules -= set(sys.stdlib_module_names) | {"__future__", "remote_jobs"}
+    distributions = importlib.metadata.packages_distributions()
+    return {name for module in modules for name in distributions[module]}
+
+
+def test_every_distribution_the_runner_imports_is_pinned() -> None:
+    """urllib3 too, though requests brings it: requests allows urllib3 1.26, and the runner
+    needs 2.2 or later (BaseHTTPResponse, read1) and overrides one of its Retry's methods."""
+    assert "urllib3" in _imported_distributions()
+    assert _imported_distributions() <= set(REQUIREMENTS_TXT)
+    assert _version(REQUIREMENTS_TXT["urllib3"]) >= (2, 2)
 
 
 def test_galaxys_python_satisfies_python_requires() -> None:

@@ -59,8 +59,10 @@ def only_complete_results(workdir: Path) -> list[str]:
 def test_429_with_retry_after_is_honoured(
     bakta_server: FakeBakta, workdir: Path, form: str
 ) -> None:
+    """Each retry waits as long as the server asked, at least (without it urllib3's backoff
+    retries the first at once); only lower bounds: a slow machine only waits longer."""
     later = email.utils.format_datetime(
-        datetime.now(timezone.utc) + timedelta(seconds=1), usegmt=True
+        datetime.now(timezone.utc) + timedelta(seconds=3), usegmt=True
     )
     retry_after = "1" if form == "seconds" else later
     too_many = json_response("Too many requests", 429, **{"Retry-After": retry_after})
@@ -69,6 +71,12 @@ def test_429_with_retry_after_is_honoured(
     assert result.returncode == 0, result.stderr
     lists = bakta_server.requests_to("POST", LIST)
     assert len(lists) == 2 + 5  # two refused, then the five rounds the job needs
+    if form == "seconds":
+        waits = [lists[1].received - lists[0].received, lists[2].received - lists[1].received]
+        assert min(waits) >= 1.0, waits
+    else:  # not before the date (whole seconds): both refusals named the same one
+        date = email.utils.parsedate_to_datetime(later).timestamp()
+        assert lists[1].received >= date and lists[2].received >= date
     assert only_complete_results(workdir) == ["genome", "genome/genome.gff3"]
 
 

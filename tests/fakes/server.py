@@ -29,6 +29,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    # When the whole request had arrived (time.time(), the clock a Retry-After date is read by).
+    received: float = field(default_factory=time.time)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.fakes.bakta_service import FakeBakta, FakeJob
@@ -30,15 +31,18 @@ def galaxy(command: str, **env: str) -> None:
 
 
 @contextmanager
-def galaxy_running() -> Iterator[None]:
-    """The test Galaxy of GALAXY_STATE_DIR: the running one, or one started here (and stopped)."""
+def galaxy_running() -> Iterator[GalaxyApi]:
+    """The API of the test Galaxy of GALAXY_STATE_DIR: the running one, or one started here (and
+    stopped)."""
+    if not os.environ.get("GALAXY_STATE_DIR"):
+        pytest.fail("set GALAXY_STATE_DIR to a test Galaxy's state folder (see the docstring)")
     status = subprocess.run(
         [ROOT / "scripts" / "galaxy", "status"], env=os.environ, stdout=subprocess.DEVNULL
     )
     if status.returncode != 0:
         galaxy("start")
     try:
-        yield
+        yield GalaxyApi()
     finally:
         if status.returncode != 0:
             galaxy("stop")
@@ -55,16 +59,16 @@ def wait_for(what: str, condition: Callable[[], Any], limit: float = 180.0) -> A
 
 class GalaxyApi:
     """The running test Galaxy's API, as the test user (from the galaxy.env of its state
-    folder: GALAXY_STATE_DIR's, unless given)."""
+    folder: GALAXY_STATE_DIR's, unless given), or as its admin."""
 
-    def __init__(self, state: Path = STATE) -> None:
+    def __init__(self, state: Path = STATE, admin: bool = False) -> None:
         env = dict(
             line.split("=", 1)
             for line in (state / "galaxy.env").read_text().splitlines()
             if "=" in line
         )
         self.url = env["GALAXY_URL"]
-        self.headers = {"x-api-key": env["GALAXY_USER_KEY"]}
+        self.headers = {"x-api-key": env["GALAXY_ADMIN_KEY" if admin else "GALAXY_USER_KEY"]}
 
     # A new connection per call: gunicorn drops idle keep-alive connections after 2 s, and a
     # call that reused one just then would be reset; across a restart none survives anyway.
@@ -155,6 +159,56 @@ class GalaxyApi:
         ]
         assert len(ids) == 1, f"installed copies of {short_id}: {ids}"
         return ids[0]
+
+
+def stored_credentials(api: GalaxyApi, user: str, tool: dict[str, Any]) -> list[dict[str, Any]]:
+    params = {"source_type": "tool", "source_id": tool["id"]}
+    return list(api("GET", f"users/{user}/credentials", params=params))
+
+
+def clear_credentials(api: GalaxyApi, user: str, tool: dict[str, Any]) -> None:
+    for stored in stored_credentials(api, user, tool):
+        url = f"{api.url}/api/users/{user}/credentials/{stored['id']}"
+        requests.delete(url, headers=api.headers, timeout=60).raise_for_status()
+
+
+def store_credentials(
+    api: GalaxyApi, tool: dict[str, Any], services: dict[str, dict[str, list[dict[str, str]]]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Store a credential group per service for the tool, as a user does under Manage
+    credentials; returns the user's id and the credentials_context a tool form sends."""
+    user = api("GET", "users/current")["id"]
+    clear_credentials(api, user, tool)  # what an earlier run may have left
+    context = []
+    for name, values in services.items():
+        group = api(
+            "POST",
+            f"users/{user}/credentials",
+            json={
+                "source_type": "tool",
+                "source_id": tool["id"],
+                "source_version": tool["version"],
+                "service_credential": {
+                    "name": name,
+                    "version": "1.0",
+                    "group": {"name": "check", **values},
+                },
+            },
+        )
+        (stored,) = [
+            c
+            for c in stored_credentials(api, user, tool)
+            if c["name"] == name and any(g["id"] == group["id"] for g in c["groups"])
+        ]
+        context.append(
+            {
+                "user_credentials_id": stored["id"],
+                "name": name,
+                "version": "1.0",
+                "selected_group": {"id": group["id"], "name": group["name"]},
+            }
+        )
+    return user, context
 
 
 def run_bakta(api: GalaxyApi, name: str, installed: bool, **inputs: str) -> dict[str, Any]:

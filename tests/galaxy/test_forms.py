@@ -14,7 +14,6 @@ scripts/test runs it on its first Galaxy (the tools of tools/) after the workflo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,8 @@ REPLAYED = "remote-jobs: replayed from recording {}, no service contacted"
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[GalaxyApi]:
-    if not os.environ.get("GALAXY_STATE_DIR"):
-        pytest.fail("set GALAXY_STATE_DIR to a test Galaxy's state folder (see the docstring)")
-    with galaxy_running():
-        yield GalaxyApi()
+    with galaxy_running() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

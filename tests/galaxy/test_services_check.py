@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
@@ -26,7 +25,7 @@ from tests.conftest import PASSWORD, SECRETS, TOKEN, USERNAME
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
-from tests.galaxy.support import GalaxyApi, wait_for
+from tests.galaxy.support import GalaxyApi, clear_credentials, store_credentials, wait_for
 
 
 @pytest.fixture
@@ -39,56 +38,6 @@ def mfannotweb() -> Iterator[FakeMfannotWeb]:
 def codon() -> Iterator[FakeCodon]:
     with FakeCodon(USERNAME, PASSWORD) as server:
         yield server  # type: ignore[misc]
-
-
-def stored_credentials(api: GalaxyApi, user: str, tool: dict[str, Any]) -> list[dict[str, Any]]:
-    params = {"source_type": "tool", "source_id": tool["id"]}
-    return list(api("GET", f"users/{user}/credentials", params=params))
-
-
-def clear_credentials(api: GalaxyApi, user: str, tool: dict[str, Any]) -> None:
-    for stored in stored_credentials(api, user, tool):
-        url = f"{api.url}/api/users/{user}/credentials/{stored['id']}"
-        requests.delete(url, headers=api.headers, timeout=60).raise_for_status()
-
-
-def store_credentials(
-    api: GalaxyApi, tool: dict[str, Any], services: dict[str, dict[str, list[dict[str, str]]]]
-) -> tuple[str, list[dict[str, Any]]]:
-    """Store a credential group per service for the tool, as a user does under Manage
-    credentials; returns the user's id and the credentials_context a tool form sends."""
-    user = api("GET", "users/current")["id"]
-    clear_credentials(api, user, tool)  # what an earlier run may have left
-    context = []
-    for name, values in services.items():
-        group = api(
-            "POST",
-            f"users/{user}/credentials",
-            json={
-                "source_type": "tool",
-                "source_id": tool["id"],
-                "source_version": tool["version"],
-                "service_credential": {
-                    "name": name,
-                    "version": "1.0",
-                    "group": {"name": "check", **values},
-                },
-            },
-        )
-        (stored,) = [
-            c
-            for c in stored_credentials(api, user, tool)
-            if c["name"] == name and any(g["id"] == group["id"] for g in c["groups"])
-        ]
-        context.append(
-            {
-                "user_credentials_id": stored["id"],
-                "name": name,
-                "version": "1.0",
-                "selected_group": {"id": group["id"], "name": group["name"]},
-            }
-        )
-    return user, context
 
 
 @pytest.mark.parametrize(
