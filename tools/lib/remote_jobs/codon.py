@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AuthError, InputError, NetworkError, RemoteJobError
 from .fasta import ACGTU, read_fasta
-from .files import staged
-from .jobfile import JobFile, recorded_job
+from .files import refuse_existing, staged
+from .jobfile import JobFile, recorded_job, results_in
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a se
 SERVICE = "codon"
 POLL = PollPolicy(initial=5.0, maximum=30.0)
 RUNNING = frozenset({"pending", "processing", "running"})
+SUFFIXES = (".fasta", ".scores.tsv", ".json")  # of the result files, after the job's name
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # whole names only (fullmatch): no newline at the end
 GENE_OF_INTEREST = "gene_of_interest"
 
@@ -197,6 +198,13 @@ def check_name(name: str) -> None:
         raise InputError(SERVICE, f"name {name!r}: use 1-100 letters, digits, '_', '.' or '-'")
 
 
+def check_outdir(outdir: Path, name: str, record: dict[str, Any] | None) -> None:
+    """Before anything is sent: no result file of this name is in `outdir` already (an input
+    FASTA among them), unless it is this job's own from an earlier run with the job file."""
+    names = [f"{name}{suffix}" for suffix in SUFFIXES]
+    refuse_existing(outdir, names, SERVICE, set(results_in(record, outdir)))
+
+
 def build_payload(
     name: str,
     fitness: list[dict[str, Any]],
@@ -269,7 +277,13 @@ def optimise(
     result = client.result(job_id)
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
-    return write_outputs(result, name, outdir)
+    files = write_outputs(result, name, outdir, set(results_in(jobfile.get(name), outdir)))
+    written = {path.name: path.stat().st_size for path in files}
+    jobfile.put(
+        name,
+        {**(jobfile.get(name) or {}), "folder": str(outdir.absolute()), "files": written},
+    )
+    return files
 
 
 def _known(client: CodonClient) -> Callable[[str], str]:
@@ -291,8 +305,12 @@ def _failure_words(client: CodonClient, job_id: str) -> str:
     return str(answer.get("error") or answer.get("message") or "no message")
 
 
-def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]:
-    """The original first, then the optimised candidates: FASTA, a score table and the raw JSON."""
+def write_outputs(
+    result: dict[str, Any], name: str, outdir: Path, ours: set[str] | None = None
+) -> list[Path]:
+    """The original first, then the optimised candidates: FASTA, a score table and the raw JSON.
+
+    `ours`: the files of an earlier run of this job that may be replaced."""
     sequences = list(result["results"])
     fitness_names: list[str] = []
     for entry in sequences:
@@ -323,8 +341,8 @@ def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]
         ]
         cells += [scores.get(fitness) for fitness in fitness_names]
         rows.append("\t".join("" if cell is None else str(cell) for cell in cells))
-    with staged(outdir, last=f"{name}.json") as partial:
+    with staged(outdir, SERVICE, last=f"{name}.json", ours=ours or set()) as partial:
         (partial / f"{name}.fasta").write_text("\n".join(fasta_lines) + "\n")
         (partial / f"{name}.scores.tsv").write_text("\n".join(rows) + "\n")
         (partial / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    return [outdir / f"{name}{suffix}" for suffix in (".fasta", ".scores.tsv", ".json")]
+    return [outdir / f"{name}{suffix}" for suffix in SUFFIXES]

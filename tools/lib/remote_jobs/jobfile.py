@@ -154,6 +154,16 @@ def recorded_job(
     return found
 
 
+def results_in(record: dict[str, Any] | None, folder: Path) -> dict[str, int]:
+    """The result files (name in `folder` -> size when fetched) that a job's record says an
+    earlier run wrote into `folder`; none for another folder."""
+    record = record or {}
+    files = record.get("files")
+    if record.get("folder") != str(folder.absolute()) or not isinstance(files, dict):
+        return {}
+    return {str(name): int(size) for name, size in files.items()}
+
+
 def fingerprint(*parts: object, files: tuple[Path | None, ...] = ()) -> str:
     """A digest of a run's options and input contents: a job file only resumes the same run."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())

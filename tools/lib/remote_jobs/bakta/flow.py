@@ -404,7 +404,7 @@ class _Batch:
         for file in files.values():
             if problem := file.problem():
                 raise RemoteJobError(SERVICE, problem, job_id)
-        with staged(self.outdir) as partial:
+        with staged(self.outdir, SERVICE) as partial:
             folder = partial / name
             folder.mkdir()
             for file in files.values():
