@@ -4,12 +4,26 @@ half-written looks finished."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import threading
 from pathlib import Path
 
-from tests.conftest import codon_env, run_cli
+import pytest
+
+from tests.conftest import (
+    bakta_env,
+    codon_env,
+    mfannotweb_env,
+    run_cli,
+    start_cli,
+    wait_for,
+)
+from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
+from tests.fakes.server import Request, Response
 from tests.test_mfannotweb import mfannot
 
 CODON = ["codon", "optimise", "--name", "gfp", "--fitness", "cai", "--poll-interval", "0"]
@@ -115,3 +129,94 @@ def test_a_folder_in_the_archive_joins_the_users_folder_of_that_name(
     assert mine.read_text() == "keep me\n"
     assert (workdir / "out" / "data" / "summary.txt").read_bytes() == b"summary\n"
     assert str(workdir / "out" / "data" / "summary.txt") in result.stdout.split()
+
+
+# ---------------------------------------------------------------- 9. runs that share --outdir
+
+
+def test_two_runs_that_share_an_outdir_at_the_same_time_both_deliver(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    for name in ("a", "b"):
+        (workdir / f"{name}.fasta").write_bytes((workdir / "genome.fasta").read_bytes())
+    release = threading.Event()
+    held: list[str] = []  # the job whose downloads wait until the other run has delivered
+    original = bakta_server.handle
+
+    def handle(request: Request) -> Response:
+        if request.method == "GET" and request.path.startswith("/bakta-web/jobs/"):
+            job = request.path.split("/")[3]
+            with bakta_server.lock:
+                held[:] = held or [job]
+            if job == held[0]:
+                release.wait(60)
+        return original(request)
+
+    bakta_server.handle = handle  # type: ignore[method-assign]
+    args = ["bakta", "annotate", "--outdir", "out", "--poll-interval", "0.05"]
+    try:
+        first = start_cli([*args, "a.fasta"], bakta_env(bakta_server), workdir)
+        wait_for(lambda: held, "the first run's download")
+        second = run_cli([*args, "b.fasta"], bakta_env(bakta_server), cwd=workdir)
+    finally:
+        release.set()
+    stdout, stderr = first.communicate(timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert first.returncode == 0, stderr
+    assert (stdout.split(), second.stdout.split()) == (["out/a"], ["out/b"])
+    for name in ("a", "b"):
+        assert (workdir / "out" / name / f"{name}.gff3").stat().st_size > 0
+    assert sorted(p.name for p in (workdir / "out").iterdir()) == ["a", "b"]
+
+
+# ---------------------------------------------------------------- 10. an --outdir that cannot be
+
+
+@pytest.mark.parametrize("service", ["bakta", "mfannot", "codon"])
+def test_an_outdir_that_cannot_be_created_stops_the_run_before_anything_is_sent(
+    bakta_server: FakeBakta,
+    mfannotweb_server: FakeMfannotWeb,
+    codon_server: FakeCodon,
+    workdir: Path,
+    service: str,
+) -> None:
+    (workdir / "results").write_text("a file, not a folder\n")
+    outdir = ["--outdir", "results/out"]
+    server, args, env = {
+        "bakta": (bakta_server, ["bakta", "annotate", "genome.fasta"], bakta_env(bakta_server)),
+        "mfannot": (
+            mfannotweb_server,
+            ["mfannot", "annotate", "mito.fasta", "--gencode", "4"],
+            mfannotweb_env(mfannotweb_server),
+        ),
+        "codon": (codon_server, [*CODON, "--sequence", "cds.fasta"], codon_env(codon_server)),
+    }[service]
+    result = run_cli([*args, *outdir], env, cwd=workdir)
+    name = {"mfannot": "mfannotweb"}.get(service, service)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {name}: cannot create the output folder results/out: a file is in the way"
+    )
+    assert server.log == []
+
+
+def test_a_killed_runs_staging_folder_goes_and_a_running_ones_stays(
+    codon_server: FakeCodon, workdir: Path
+) -> None:
+    out = workdir / "out"
+    for name in (".partial", ".partial-killed", ".partial-running"):
+        (out / name).mkdir(parents=True)
+        (out / name / "gfp.fasta").write_text(">half\n")
+    running = os.open(out / ".partial-running", os.O_RDONLY)
+    fcntl.flock(running, fcntl.LOCK_EX)  # what a run does while it uses its staging folder
+    try:
+        result = codon(codon_server, workdir, "--sequence", "cds.fasta", "--outdir", "out")
+    finally:
+        os.close(running)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".partial-running",
+        "gfp.fasta",
+        "gfp.json",
+        "gfp.scores.tsv",
+    ]

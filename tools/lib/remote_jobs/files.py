@@ -5,6 +5,7 @@ as the run's own earlier result."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import filecmp
 import os
 import shutil
@@ -89,12 +90,50 @@ def staged(
     nothing new appears in `outdir`.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f"{STAGING}-", dir=outdir))
+    _clear_abandoned(outdir)
+    partial, lock = _own_staging(outdir)
     try:
         yield partial
         _publish(partial, outdir, last, set(ours), service)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+        os.close(lock)
+
+
+def _own_staging(outdir: Path) -> tuple[Path, int]:
+    """A new staging folder, locked (flock) while this run uses it: a run that finds one it can
+    lock knows that its run has ended (killed) and removes it."""
+    while True:
+        path = Path(tempfile.mkdtemp(prefix=f"{STAGING}-", dir=outdir))
+        lock = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks: nobody will take it for abandoned
+            return path, lock
+        try:
+            if os.path.samestat(os.fstat(lock), os.stat(path)):
+                return path, lock
+        except FileNotFoundError:
+            pass
+        os.close(lock)  # another run took it for abandoned before we locked it: make another
+
+
+def _clear_abandoned(outdir: Path) -> None:
+    """Removes the staging folders of runs that were killed (nobody holds their lock)."""
+    for entry in outdir.glob(f"{STAGING}*"):
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            lock = os.open(entry, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass  # in use by a run, or a file system without locks
+        finally:
+            os.close(lock)
 
 
 def _publish(partial: Path, outdir: Path, last: str | None, ours: set[str], service: str) -> None:
