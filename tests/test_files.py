@@ -220,3 +220,36 @@ def test_a_killed_runs_staging_folder_goes_and_a_running_ones_stays(
         "gfp.json",
         "gfp.scores.tsv",
     ]
+
+
+# ---------------------------------------------------------------- 11. delivered means whole
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_a_bakta_result_folder_missing_a_file_is_fetched_again(
+    bakta_server: FakeBakta, workdir: Path, damage: str
+) -> None:
+    args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0"]
+    args += ["--format", "gff3", "--format", "tsv", "--job-file", "job.json"]
+    assert run_cli(args, bakta_env(bakta_server), cwd=workdir).returncode == 0
+    folder = workdir / "out" / "genome"
+    whole = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert sorted(whole) == ["genome.gff3", "genome.tsv"]
+    if damage == "deleted":
+        (folder / "genome.gff3").unlink()
+    else:
+        (folder / "genome.gff3").write_bytes(whole["genome.gff3"][:10])
+    (folder / "notes.txt").write_text("mine\n")
+    again = run_cli(args, bakta_env(bakta_server), cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["out/genome"]
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == {
+        **whole,
+        "notes.txt": b"mine\n",
+    }
+    assert len(bakta_server.requests_to("POST", "/api/v1/job/init")) == 1
+    assert "genome: re-attached to job" in again.stderr
+    # Whole again: a third run finds it delivered and asks the service nothing about it.
+    lists = len(bakta_server.requests_to("POST", "/api/v1/job/list"))
+    assert run_cli(args, bakta_env(bakta_server), cwd=workdir).returncode == 0
+    assert len(bakta_server.requests_to("POST", "/api/v1/job/list")) == lists

@@ -57,10 +57,10 @@ def refuse_existing(
             )
 
 
-def sizes(folder: Path, prefix: str = "") -> dict[str, int]:
-    """Every file under `folder` (names relative to it, after `prefix`) with its size."""
+def sizes(folder: Path) -> dict[str, int]:
+    """Every file under `folder` (its name relative to `folder`) with its size."""
     return {
-        prefix + path.relative_to(folder).as_posix(): path.stat().st_size
+        path.relative_to(folder).as_posix(): path.stat().st_size
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
