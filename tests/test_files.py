@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    ROOT,
     bakta_env,
     codon_env,
     mfannotweb_env,
@@ -24,6 +25,7 @@ from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
 from tests.fakes.server import Request, Response
+from tests.test_failure_paths import holding
 from tests.test_mfannotweb import mfannot
 
 CODON = ["codon", "optimise", "--name", "gfp", "--fitness", "cai", "--poll-interval", "0"]
@@ -253,3 +255,87 @@ def test_a_bakta_result_folder_missing_a_file_is_fetched_again(
     lists = len(bakta_server.requests_to("POST", "/api/v1/job/list"))
     assert run_cli(args, bakta_env(bakta_server), cwd=workdir).returncode == 0
     assert len(bakta_server.requests_to("POST", "/api/v1/job/list")) == lists
+
+
+# ---------------------------------------------------------------- 12. one run per job file
+
+
+def test_a_second_run_with_the_same_job_file_stops_while_the_first_runs(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0"]
+    args += ["--job-file", "job.json"]
+    with holding(bakta_server, lambda r: r.path == "/api/v1/job/list"):
+        first = start_cli(args, bakta_env(bakta_server), workdir)
+        wait_for(lambda: bakta_server.requests_to("POST", "/api/v1/job/list"), "polling")
+        seen = len(bakta_server.log)
+        second = run_cli(args, bakta_env(bakta_server), cwd=workdir)
+        assert len(bakta_server.log) == seen  # the second run sent nothing
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.strip().splitlines()[-1] == (
+        "error: bakta: job file job.json is in use by another run (it holds job.json.lock);"
+        " wait for that run to end, or use another --job-file"
+    )
+    stderr = first.communicate(timeout=60)[1]
+    assert first.returncode == 0, stderr
+    assert len(bakta_server.requests_to("POST", "/api/v1/job/init")) == 1
+    assert run_cli(args, bakta_env(bakta_server), cwd=workdir).returncode == 0  # lock released
+
+
+def test_an_empty_job_file_is_not_taken_for_a_new_one(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    (workdir / "job.json").write_bytes(b"")
+    result = mfannot(mfannotweb_server, workdir, "--job-file", "job.json")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: mfannotweb: job file job.json is empty, not a job file of the runner; remove it"
+        " or use another --job-file"
+    )
+    assert mfannotweb_server.log == []
+
+
+SYNC_SPY = """
+import os
+
+_fsync, _replace = os.fsync, os.replace
+
+
+def _note(line):
+    with open(os.environ["SYNC_LOG"], "a") as log:
+        log.write(line + "\\n")
+
+
+def fsync(fd):
+    _fsync(fd)
+    _note("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+
+
+def replace(src, dst, **kwargs):
+    _note(f"replace {os.path.realpath(src)} {os.path.realpath(dst)}")
+    _replace(src, dst, **kwargs)
+
+
+os.fsync, os.replace = fsync, replace
+"""
+
+
+def test_each_version_of_the_job_file_is_on_disk_before_it_replaces_the_last(
+    codon_server: FakeCodon, workdir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    spy = tmp_path_factory.mktemp("spy")
+    (spy / "sitecustomize.py").write_text(SYNC_SPY)
+    log = spy / "sync.log"
+    env = {**codon_env(codon_server), "SYNC_LOG": str(log)}
+    env["PYTHONPATH"] = f"{spy}:{ROOT / 'lib'}"
+    args = [*CODON, "--sequence", "cds.fasta", "--outdir", "out", "--job-file", "job.json"]
+    result = run_cli(args, env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = log.read_text().splitlines()
+    job_file, folder = str((workdir / "job.json").resolve()), str(workdir.resolve())
+    replaced = [n for n, line in enumerate(lines) if line.endswith(f" {job_file}")]
+    assert replaced  # the codon job and its results were put on record
+    for n in replaced:
+        tmp = lines[n].split()[1]
+        assert f"fsync {tmp}" in lines[:n], lines
+        assert lines[n + 1] == f"fsync {folder}", lines
