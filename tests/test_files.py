@@ -24,7 +24,7 @@ from tests.conftest import (
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
-from tests.fakes.server import Request, Response
+from tests.fakes.server import Fault, Request, Response
 from tests.test_failure_paths import holding
 from tests.test_mfannotweb import mfannot
 
@@ -339,3 +339,49 @@ def test_each_version_of_the_job_file_is_on_disk_before_it_replaces_the_last(
         tmp = lines[n].split()[1]
         assert f"fsync {tmp}" in lines[:n], lines
         assert lines[n + 1] == f"fsync {folder}", lines
+
+
+# ---------------------------------------------------------------- 13. a codon submit is found
+
+
+def test_a_codon_submit_whose_answer_is_lost_is_found_among_the_users_jobs(
+    codon_server: FakeCodon, workdir: Path
+) -> None:
+    assert (
+        codon(codon_server, workdir, "--sequence", "cds.fasta", "--outdir", "old").returncode == 0
+    )
+    (older,) = codon_server.jobs
+    codon_server.jobs[older].created_at = "2020-01-01T00:00:00"  # the same name, long ago
+    codon_server.faults.append(
+        Fault("POST", "/optimise", Response(drop=True), times=1, after_handling=True)
+    )
+    result = codon(codon_server, workdir, "--sequence", "cds.fasta", "--outdir", "out")
+    assert result.returncode == 0, result.stderr
+    (made,) = set(codon_server.jobs) - {older}
+    assert f"codon: gfp: found job {made}, made by a submit whose answer was lost" in result.stderr
+    assert len(codon_server.requests_to("POST", "/optimise")) == 2  # one each run
+    assert codon_server.requests_to("POST", "/optimise/result")[-1].json() == {"jobid": made}
+    assert (workdir / "out" / "gfp.fasta").exists()
+
+
+def test_a_rerun_finds_the_codon_job_a_killed_runs_submit_made(
+    codon_server: FakeCodon, workdir: Path
+) -> None:
+    answered = threading.Event()
+    codon_server.faults.append(
+        Fault("POST", "/optimise", Response(hold=answered), times=1, after_handling=True)
+    )
+    args = [*CODON, "--sequence", "cds.fasta", "--outdir", "out", "--job-file", "job.json"]
+    try:
+        runner = start_cli(args, codon_env(codon_server), workdir)
+        wait_for(lambda: codon_server.jobs, "the submit taken by the service")
+        runner.kill()  # the runner dies before the answer comes
+        runner.communicate()
+    finally:
+        answered.set()
+    (made,) = codon_server.jobs
+    again = run_cli(args, codon_env(codon_server), cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert f"codon: gfp: found job {made}, made by a submit whose answer was lost" in again.stderr
+    assert len(codon_server.requests_to("POST", "/optimise")) == 1
+    assert json.loads((workdir / "job.json").read_text())["jobs"]["gfp"]["id"] == made

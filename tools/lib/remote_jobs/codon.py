@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,11 @@ RUNNING = frozenset({"pending", "processing", "running"})
 SUFFIXES = (".fasta", ".scores.tsv", ".json")  # of the result files, after the job's name
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # whole names only (fullmatch): no newline at the end
 GENE_OF_INTEREST = "gene_of_interest"
+# A lost submit's job is looked for among the user's jobs of its name created since the submit
+# went out, by the service's clock: this much earlier, for the two clocks' difference.
+CLOCK_SKEW = timedelta(minutes=10)
+PAGE = 100  # jobs per GET /jobs page
+MAX_PAGES = 1000
 
 
 class CodonClient:
@@ -73,6 +79,18 @@ class CodonClient:
     def submit(self, payload: dict[str, Any]) -> str:
         answer = self._call("POST", "/optimise", json=payload)  # not idempotent: never retried
         return str(answer["jobid"])
+
+    def jobs(self) -> Iterator[dict[str, Any]]:
+        """GET /jobs: the user's jobs, page after page."""
+        start: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"limit": PAGE, **({"start": start} if start else {})}
+            answer = self._call("GET", "/jobs", params=params, idempotent=True)
+            yield from answer.get("jobs") or []
+            following = answer.get("next")
+            if not following or following == start:
+                return
+            start = str(following)
 
     def status(self, job_ids: list[str]) -> dict[str, str]:
         answer = self._call("POST", "/optimise/status", json={"jobids": job_ids}, idempotent=True)
@@ -261,9 +279,10 @@ def optimise(
     name = str(payload["name"])
     job_id = recorded_job(jobfile, name, _known(client), progress)
     if job_id is None:
-        job_id = client.submit(payload)
-        jobfile.put(name, {"id": job_id})
-        progress.info(SERVICE, f"{name}: submitted as job {job_id}")
+        job_id = _lost_submit(client, name, (jobfile.get(name) or {}).get("submitted"), progress)
+    if job_id is None:
+        job_id = _submit(client, payload, jobfile, progress)
+    jobfile.put(name, {**(jobfile.get(name) or {}), "id": job_id})
 
     def finished() -> bool:
         status = client.status([job_id]).get(job_id, "pending")
@@ -284,6 +303,57 @@ def optimise(
         {**(jobfile.get(name) or {}), "folder": str(outdir.absolute()), "files": written},
     )
     return files
+
+
+def _submit(
+    client: CodonClient, payload: dict[str, Any], jobfile: JobFile, progress: Progress
+) -> str:
+    """POST /optimise, on record before it is sent: the service has no idempotency key nor a
+    cancel, and a submit whose answer is lost made a job all the same. It is looked for among
+    the user's jobs at once, and by a rerun with the job file should this run end first."""
+    name = str(payload["name"])
+    submitted = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+    jobfile.put(name, {"submitted": submitted})
+    try:
+        job_id = client.submit(payload)
+    except NetworkError as lost:
+        try:
+            found = _lost_submit(client, name, submitted, progress)
+        except (RemoteJobError, AuthError, NetworkError):
+            found = None
+        if found is None:
+            raise lost from None
+        return found
+    progress.info(SERVICE, f"{name}: submitted as job {job_id}")
+    return job_id
+
+
+def _lost_submit(
+    client: CodonClient, name: str, submitted: object, progress: Progress
+) -> str | None:
+    """The job a submit sent at `submitted` (ISO time, UTC) made though its answer was lost:
+    the newest of the user's jobs of this name created since then (GET /jobs). None when there
+    is none (the submit never reached the service) or nothing was submitted."""
+    if not isinstance(submitted, str):
+        return None
+    try:
+        since = datetime.fromisoformat(submitted) - CLOCK_SKEW
+    except ValueError:
+        return None
+
+    def created(job: dict[str, Any]) -> datetime:
+        try:
+            return datetime.fromisoformat(str(job.get("created_at")))
+        except ValueError:  # "pending": not yet in the service's database, so the newest
+            return datetime.max
+
+    found = [job for job in client.jobs() if job.get("name") == name and created(job) >= since]
+    if not found:
+        progress.info(SERVICE, f"{name}: the service made no job of an earlier submit")
+        return None
+    job_id = str(max(found, key=created)["jobid"])
+    progress.info(SERVICE, f"{name}: found job {job_id}, made by a submit whose answer was lost")
+    return job_id
 
 
 def _known(client: CodonClient) -> Callable[[str], str]:
