@@ -277,6 +277,8 @@ def optimise(
 ) -> list[Path]:
     """Submit (or re-attach), wait, and write NAME.fasta, NAME.scores.tsv and NAME.json."""
     name = str(payload["name"])
+    # An earlier run's results, which this run's may replace (even if its job is forgotten).
+    ours = set(results_in(jobfile.get(name), outdir))
     job_id = recorded_job(jobfile, name, _known(client), progress)
     if job_id is None:
         job_id = _lost_submit(client, name, (jobfile.get(name) or {}).get("submitted"), progress)
@@ -296,7 +298,7 @@ def optimise(
     result = client.result(job_id)
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
-    files = write_outputs(result, name, outdir, set(results_in(jobfile.get(name), outdir)))
+    files = write_outputs(result, name, outdir, ours)
     written = {path.name: path.stat().st_size for path in files}
     jobfile.put(
         name,

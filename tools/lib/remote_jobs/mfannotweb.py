@@ -209,7 +209,9 @@ def run(
     read_fasta(fasta, service=SERVICE, alphabet=ACGTUN)
     record = jobfile.get(kind) or {}
     # The archive's presence means "complete": one already there is another run's results.
-    refuse_existing(outdir, [ARCHIVE], SERVICE, set(results_in(record, outdir)))
+    # An earlier run's results, which this run's may replace (even if its job is forgotten).
+    ours = set(results_in(record, outdir))
+    refuse_existing(outdir, [ARCHIVE], SERVICE, ours)
     resuming = bool(record.get("id"))
     check_scopes(client, ("jobs:read",) if resuming else ("jobs:read", "jobs:write"), progress)
     check_gencode(client, gencode)
@@ -243,7 +245,6 @@ def run(
             until = time.monotonic() + FAILURE_GRACE
             _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
         raise
-    ours = set(results_in(jobfile.get(kind), outdir))
     files = fetch_results(client, job, outdir, waiter, expect, ours)
     written = {path.relative_to(outdir).as_posix(): path.stat().st_size for path in files}
     record = {**(jobfile.get(kind) or {}), "folder": str(outdir.absolute()), "files": written}
