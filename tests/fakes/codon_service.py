@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .server import FakeServer, Request, Response, json_response
@@ -56,6 +57,19 @@ class FakeCodonJob:
     script: list[str]
     status: str = "pending"
     result: dict[str, Any] = field(default_factory=dict)
+    # An ISO timestamp (UTC), or "pending" until the service's database has the job.
+    created_at: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+    )
+
+    def listed(self) -> dict[str, Any]:
+        """The job as GET /jobs lists it."""
+        return {
+            "jobid": self.id,
+            "name": self.payload.get("name"),
+            "status": self.status,
+            "created_at": self.created_at,
+        }
 
 
 class FakeCodon(FakeServer):
@@ -97,6 +111,15 @@ class FakeCodon(FakeServer):
         body = request.json() or {}
         if method == "POST" and path == "/optimise":
             return self._submit(body)
+        if method == "GET" and path == "/jobs":
+            return self._list(request.query)
+        if method == "GET" and path.startswith("/jobs/"):
+            job = self.jobs.get(path.removeprefix("/jobs/"))
+            if job is None:
+                return json_response({"error": "Job not found"}, 404)
+            return json_response(
+                {**job.listed(), "payload": job.payload, "results": job.result.get("results", [])}
+            )
         if method == "POST" and path == "/optimise/status":
             results = []
             for job_id in body.get("jobids", []):
@@ -123,6 +146,22 @@ class FakeCodon(FakeServer):
                 return json_response({"jobid": job.id, "status": job.status, "results": []})
             return json_response(job.result)
         return json_response({"error": "Not found"}, 404)
+
+    def _list(self, query: dict[str, str]) -> Response:
+        """The user's jobs, newest first, `limit` a page, from the job `start` on."""
+        jobs = list(reversed(self.jobs.values()))
+        ids = [job.id for job in jobs]
+        first = ids.index(query["start"]) if query.get("start") in ids else 0
+        limit = int(query.get("limit") or 10)
+        page = jobs[first : first + limit]
+        following = jobs[first + limit : first + limit + 1]
+        return json_response(
+            {
+                "jobs": [job.listed() for job in page],
+                "next": following[0].id if following else None,
+                "previous": jobs[max(first - limit, 0)].id if first else None,
+            }
+        )
 
     def _submit(self, body: dict[str, Any]) -> Response:
         sequence = body.get("sequence")

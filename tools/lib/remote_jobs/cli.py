@@ -22,6 +22,7 @@ from . import __version__, bakta, codon, mfannotweb
 from .cassette import cassette
 from .credentials import check_credential
 from .errors import InputError, Interrupted, RemoteJobsError
+from .files import prepare_outdir
 from .jobfile import JobFile, fingerprint
 from .options import (
     Cassettes,
@@ -363,7 +364,7 @@ def bakta_annotate(
                 files=(*genomes, prodigal_tf, replicons, proteins, hmms, regions),
             ),
         )
-        outdir.mkdir(parents=True, exist_ok=True)
+        prepare_outdir(outdir, bakta.SERVICE)
         folders = bakta.annotate(
             _bakta_service(run),
             list(genomes),
@@ -401,7 +402,7 @@ def _run_workflow(
         jobfile = JobFile(
             run.job_file, bakta.SERVICE, lambda: fingerprint(kind, sorted(formats), files=inputs)
         )
-        outdir.mkdir(parents=True, exist_ok=True)
+        prepare_outdir(outdir, bakta.SERVICE)
         folders = bakta.run_workflow(
             _bakta_service(run),
             kind,
@@ -493,6 +494,7 @@ def _mfannotweb_run(
     expect: tuple[str, ...],
     settings: RunSettings,
 ) -> None:
+    prepare_outdir(outdir, mfannotweb.SERVICE)
     client = _mfannotweb(settings)
     with remote_run(settings, secrets=(client.http.bearer or "",)) as run:
         jobfile = JobFile(
@@ -670,8 +672,11 @@ def codon_optimise(
     """Optimise a coding sequence; writes NAME.fasta, NAME.scores.tsv and NAME.json."""
     codon.check_name(name)
     specs = [codon.FitnessSpec.parse(text) for text in fitness]
+    document = None
     if run.job_file is not None:  # the fitness list comes first: the job file is checked before
-        JobFile.check(run.job_file, codon.SERVICE)
+        document = JobFile.check(run.job_file, codon.SERVICE)
+    prepare_outdir(outdir, codon.SERVICE)
+    codon.check_outdir(outdir, name, ((document or {}).get("jobs") or {}).get(name))
     client = _codon(run)
     with remote_run(run, secrets=_codon_secrets()) as remote:
         fitness_list = codon.resolve_fitness(specs, client.fitness())

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import AuthError, InputError, NetworkError, RemoteJobError
 from .fasta import ACGTU, read_fasta
-from .files import staged
-from .jobfile import JobFile, recorded_job
+from .files import refuse_existing, staged
+from .jobfile import JobFile, recorded_job, results_in
 from .plain import ascii_text
 from .polling import PollPolicy, Progress, Waiter
 
@@ -25,8 +26,14 @@ if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a se
 SERVICE = "codon"
 POLL = PollPolicy(initial=5.0, maximum=30.0)
 RUNNING = frozenset({"pending", "processing", "running"})
+SUFFIXES = (".fasta", ".scores.tsv", ".json")  # of the result files, after the job's name
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # whole names only (fullmatch): no newline at the end
 GENE_OF_INTEREST = "gene_of_interest"
+# A lost submit's job is looked for among the user's jobs of its name created since the submit
+# went out, by the service's clock: this much earlier, for the two clocks' difference.
+CLOCK_SKEW = timedelta(minutes=10)
+PAGE = 100  # jobs per GET /jobs page
+MAX_PAGES = 1000
 
 
 class CodonClient:
@@ -73,6 +80,18 @@ class CodonClient:
     def submit(self, payload: dict[str, Any]) -> str:
         answer = self._call("POST", "/optimise", json=payload)  # not idempotent: never retried
         return str(answer["jobid"])
+
+    def jobs(self) -> Iterator[dict[str, Any]]:
+        """GET /jobs: the user's jobs, page after page."""
+        start: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"limit": PAGE, **({"start": start} if start else {})}
+            answer = self._call("GET", "/jobs", params=params, idempotent=True)
+            yield from answer.get("jobs") or []
+            following = answer.get("next")
+            if not following or following == start:
+                return
+            start = str(following)
 
     def status(self, job_ids: list[str]) -> dict[str, str]:
         answer = self._call("POST", "/optimise/status", json={"jobids": job_ids}, idempotent=True)
@@ -198,6 +217,13 @@ def check_name(name: str) -> None:
         raise InputError(SERVICE, f"name {name!r}: use 1-100 letters, digits, '_', '.' or '-'")
 
 
+def check_outdir(outdir: Path, name: str, record: dict[str, Any] | None) -> None:
+    """Before anything is sent: no result file of this name is in `outdir` already (an input
+    FASTA among them), unless it is this job's own from an earlier run with the job file."""
+    names = [f"{name}{suffix}" for suffix in SUFFIXES]
+    refuse_existing(outdir, names, SERVICE, set(results_in(record, outdir)))
+
+
 def build_payload(
     name: str,
     fitness: list[dict[str, Any]],
@@ -252,11 +278,14 @@ def optimise(
 ) -> list[Path]:
     """Submit (or re-attach), wait, and write NAME.fasta, NAME.scores.tsv and NAME.json."""
     name = str(payload["name"])
+    # An earlier run's results, which this run's may replace (even if its job is forgotten).
+    ours = set(results_in(jobfile.get(name), outdir))
     job_id = recorded_job(jobfile, name, _known(client), progress)
     if job_id is None:
-        job_id = client.submit(payload)
-        jobfile.put(name, {"id": job_id})
-        progress.info(SERVICE, f"{name}: submitted as job {job_id}")
+        job_id = _lost_submit(client, name, (jobfile.get(name) or {}).get("submitted"), progress)
+    if job_id is None:
+        job_id = _submit(client, payload, jobfile, progress)
+    jobfile.put(name, {**(jobfile.get(name) or {}), "id": job_id})
 
     def finished() -> bool:
         status = client.status([job_id]).get(job_id, "pending")
@@ -270,7 +299,64 @@ def optimise(
     result = client.result(job_id)
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)
-    return write_outputs(result, name, outdir)
+    files = write_outputs(result, name, outdir, ours)
+    written = {path.name: path.stat().st_size for path in files}
+    jobfile.put(
+        name,
+        {**(jobfile.get(name) or {}), "folder": str(outdir.absolute()), "files": written},
+    )
+    return files
+
+
+def _submit(
+    client: CodonClient, payload: dict[str, Any], jobfile: JobFile, progress: Progress
+) -> str:
+    """POST /optimise, on record before it is sent: the service has no idempotency key nor a
+    cancel, and a submit whose answer is lost made a job all the same. It is looked for among
+    the user's jobs at once, and by a rerun with the job file should this run end first."""
+    name = str(payload["name"])
+    submitted = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+    jobfile.put(name, {"submitted": submitted})
+    try:
+        job_id = client.submit(payload)
+    except NetworkError as lost:
+        try:
+            found = _lost_submit(client, name, submitted, progress)
+        except (RemoteJobError, AuthError, NetworkError):
+            found = None
+        if found is None:
+            raise lost from None
+        return found
+    progress.info(SERVICE, f"{name}: submitted as job {job_id}")
+    return job_id
+
+
+def _lost_submit(
+    client: CodonClient, name: str, submitted: object, progress: Progress
+) -> str | None:
+    """The job a submit sent at `submitted` (ISO time, UTC) made though its answer was lost:
+    the newest of the user's jobs of this name created since then (GET /jobs). None when there
+    is none (the submit never reached the service) or nothing was submitted."""
+    if not isinstance(submitted, str):
+        return None
+    try:
+        since = datetime.fromisoformat(submitted) - CLOCK_SKEW
+    except ValueError:
+        return None
+
+    def created(job: dict[str, Any]) -> datetime:
+        try:
+            return datetime.fromisoformat(str(job.get("created_at")))
+        except ValueError:  # "pending": not yet in the service's database, so the newest
+            return datetime.max
+
+    found = [job for job in client.jobs() if job.get("name") == name and created(job) >= since]
+    if not found:
+        progress.info(SERVICE, f"{name}: the service made no job of an earlier submit")
+        return None
+    job_id = str(max(found, key=created)["jobid"])
+    progress.info(SERVICE, f"{name}: found job {job_id}, made by a submit whose answer was lost")
+    return job_id
 
 
 def _known(client: CodonClient) -> Callable[[str], str]:
@@ -292,8 +378,12 @@ def _failure_words(client: CodonClient, job_id: str) -> str:
     return str(answer.get("error") or answer.get("message") or "no message")
 
 
-def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]:
-    """The original first, then the optimised candidates: FASTA, a score table and the raw JSON."""
+def write_outputs(
+    result: dict[str, Any], name: str, outdir: Path, ours: set[str] | None = None
+) -> list[Path]:
+    """The original first, then the optimised candidates: FASTA, a score table and the raw JSON.
+
+    `ours`: the files of an earlier run of this job that may be replaced."""
     sequences = list(result["results"])
     fitness_names: list[str] = []
     for entry in sequences:
@@ -324,11 +414,11 @@ def write_outputs(result: dict[str, Any], name: str, outdir: Path) -> list[Path]
         ]
         cells += [scores.get(fitness) for fitness in fitness_names]
         rows.append("\t".join("" if cell is None else str(cell) for cell in cells))
-    with staged(outdir, last=f"{name}.json") as partial:
+    with staged(outdir, SERVICE, last=f"{name}.json", ours=ours or set()) as partial:
         # Galaxy datasets, composed here: plain ASCII (plain.py); json.dumps escapes as JSON does.
         for suffix, lines in ((".fasta", fasta_lines), (".scores.tsv", rows)):
             text = ascii_text("\n".join(lines) + "\n")
             (partial / f"{name}{suffix}").write_text(text, encoding="ascii")
         text = json.dumps(result, indent=2) + "\n"
         (partial / f"{name}.json").write_text(text, encoding="ascii")
-    return [outdir / f"{name}{suffix}" for suffix in (".fasta", ".scores.tsv", ".json")]
+    return [outdir / f"{name}{suffix}" for suffix in SUFFIXES]

@@ -1,11 +1,16 @@
 """The job file: what a restarted run needs to re-attach to its remote jobs.
 
 It may hold a per-job secret (Bakta's), so it is created readable by its owner only
-and replaced atomically, never left half-written.
+and replaced atomically, never left half-written: each version is on disk (fsync, of the file
+and of its folder) before it replaces the one before. A run holds a lock on it (an flock on
+`<job file>.lock` beside it) from its first look until it ends: two runs with one job file
+would each submit a job of their own, and remember one.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -51,8 +56,9 @@ class JobFile:
 
     @staticmethod
     def check(path: Path, service: str) -> dict[str, Any] | None:
-        """Before anything is sent: the job file's folder exists and takes files, and an
-        existing job file is one of the runner's. Returns its document (None: a new file)."""
+        """Before anything is sent: the job file's folder exists and takes files, no other run
+        uses the job file (this run holds its lock from now on), and an existing job file is
+        one of the runner's. Returns its document (None: a new file)."""
         where = path.parent if str(path.parent) else Path(".")
         if path.is_dir():
             raise JobFileError(service, f"job file {path} is a folder")
@@ -64,8 +70,15 @@ class JobFile:
             os.unlink(probe)
         except OSError as exc:
             raise JobFileError(service, f"cannot write job file {path}: {exc.strerror}") from None
-        if not path.exists() or path.stat().st_size == 0:
+        _lock(path, service)
+        if not path.exists():
             return None
+        if path.stat().st_size == 0:  # never one the runner wrote: it writes whole documents
+            raise JobFileError(
+                service,
+                f"job file {path} is empty, not a job file of the runner; remove it or use"
+                " another --job-file",
+            )
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -115,8 +128,11 @@ class JobFile:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(document, out, indent=2)
-            os.chmod(tmp, 0o600)
+                out.flush()
+                os.fchmod(out.fileno(), 0o600)
+                os.fsync(out.fileno())  # on disk before it replaces the one before
             os.replace(tmp, self.path)
+            _sync_folder(directory)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise JobFileError(
@@ -125,6 +141,50 @@ class JobFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+# The locks this process holds, by job file: released when it ends, however it ends.
+_LOCKS: dict[str, int] = {}
+
+
+def _lock(path: Path, service: str) -> None:
+    """Holds an flock on `<path>.lock` until the process ends; another run holding it stops
+    this one (exit 2) before anything is sent."""
+    key = str(path.absolute())
+    if key in _LOCKS:
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise JobFileError(service, f"cannot write {lock_path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            _LOCKS[key] = lock  # a file system without locks: run unguarded, as before
+            return
+        os.close(lock)
+        raise JobFileError(
+            service,
+            f"job file {path} is in use by another run (it holds {lock_path.name}); wait for"
+            " that run to end, or use another --job-file",
+        ) from None
+    _LOCKS[key] = lock
+
+
+def _sync_folder(directory: Path) -> None:
+    """The folder's entry for a replaced file on disk too (a crash could lose the rename)."""
+    try:
+        folder = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass  # a file system that cannot sync folders (EINVAL): nothing more can be done
+    finally:
+        os.close(folder)
 
 
 T = TypeVar("T")
@@ -152,6 +212,16 @@ def recorded_job(
         return None
     progress.info(jobfile.service, f"{name}: re-attached to job {job_id}")
     return found
+
+
+def results_in(record: dict[str, Any] | None, folder: Path) -> dict[str, int]:
+    """The result files (name in `folder` -> size when fetched) that a job's record says an
+    earlier run wrote into `folder`; none for another folder."""
+    record = record or {}
+    files = record.get("files")
+    if record.get("folder") != str(folder.absolute()) or not isinstance(files, dict):
+        return {}
+    return {str(name): int(size) for name, size in files.items()}
 
 
 def fingerprint(*parts: object, files: tuple[Path | None, ...] = ()) -> str:

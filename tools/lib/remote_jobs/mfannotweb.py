@@ -31,8 +31,8 @@ from .errors import (
     RemoteJobsError,
 )
 from .fasta import ACGTUN, read_fasta
-from .files import STAGING, staged
-from .jobfile import JobFile, JobFileError, recorded_job
+from .files import STAGING, refuse_existing, staged
+from .jobfile import JobFile, JobFileError, recorded_job, results_in
 from .polling import PollPolicy, Progress, Waiter
 
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
@@ -208,6 +208,10 @@ def run(
     """
     read_fasta(fasta, service=SERVICE, alphabet=ACGTUN)
     record = jobfile.get(kind) or {}
+    # The archive's presence means "complete": one already there is another run's results.
+    # An earlier run's results, which this run's may replace (even if its job is forgotten).
+    ours = set(results_in(record, outdir))
+    refuse_existing(outdir, [ARCHIVE], SERVICE, ours)
     resuming = bool(record.get("id"))
     check_scopes(client, ("jobs:read",) if resuming else ("jobs:read", "jobs:write"), progress)
     check_gencode(client, gencode)
@@ -241,7 +245,11 @@ def run(
             until = time.monotonic() + FAILURE_GRACE
             _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
         raise
-    return fetch_results(client, job, outdir, waiter, expect)
+    files = fetch_results(client, job, outdir, waiter, expect, ours)
+    written = {path.relative_to(outdir).as_posix(): path.stat().st_size for path in files}
+    record = {**(jobfile.get(kind) or {}), "folder": str(outdir.absolute()), "files": written}
+    jobfile.put(kind, record)
+    return files
 
 
 def _submit(
@@ -391,8 +399,11 @@ def fetch_results(
     outdir: Path,
     waiter: Waiter,
     expect: tuple[str, ...] = (),
+    ours: set[str] | None = None,
 ) -> list[Path]:
-    """Download results.zip, verify every entry against the manifest, extract it safely."""
+    """Download results.zip, verify every entry against the manifest, extract it safely.
+
+    `ours`: files of an earlier run of this job in `outdir`, which may be replaced."""
     hint = job.links.get("download")  # the done event's download_url, if it gave one
     latest = client.job(job)
     manifest: dict[str, dict[str, Any]] = {}
@@ -416,7 +427,7 @@ def fetch_results(
     download = latest.links.get("download") or hint
     if download is None:
         raise RemoteJobError(SERVICE, "the service gave no download link for the results", job.id)
-    with staged(outdir, last=ARCHIVE) as partial:
+    with staged(outdir, SERVICE, last=ARCHIVE, ours=ours or set()) as partial:
         archive = client.http.download(download, partial / ARCHIVE, job=job.id)
         names = extract_verified(archive, manifest, partial, job.id)
         _check_expected(names, expect, job.id)

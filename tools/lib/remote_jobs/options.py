@@ -28,7 +28,8 @@ outdir_option = click.option(
     "--outdir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the result files (created if missing).",
+    help="Folder for the result files (created if missing); a run replaces no file in it that"
+    " it did not write.",
 )
 
 

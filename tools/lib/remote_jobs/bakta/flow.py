@@ -27,8 +27,8 @@ from ..errors import (
     RemoteJobsError,
 )
 from ..fasta import read_fasta
-from ..files import staged
-from ..jobfile import JobFile, JobFileError
+from ..files import sizes, staged, whole
+from ..jobfile import JobFile, JobFileError, results_in
 from ..polling import PollPolicy, Progress, Waiter
 from .api import SUCCESS, Api, Workflow
 from .logs import Failure
@@ -297,8 +297,7 @@ class _Batch:
         looked = {
             name: self.record(name)
             for name in self.samples
-            if self.jobfile.get(name)
-            and not (self.record(name).get("fetched") and (self.outdir / name).is_dir())
+            if self.jobfile.get(name) and not self.delivered(name)
         }
         if not looked:
             return
@@ -334,6 +333,17 @@ class _Batch:
                 self.ended_on_service(name, job_id, gone[job_id])
             else:
                 self.delete_unstarted(name, record)
+
+    def delivered(self, name: str) -> bool:
+        """Whether an earlier run fetched the job's files into this run's folder, every one
+        still there whole (the size it had when fetched); otherwise they are fetched again."""
+        record, folder = self.record(name), self.outdir / name
+        if not record.get("fetched") or not folder.is_dir():
+            return False
+        if "files" not in record:  # a job file of an earlier version: the folder counts
+            return True
+        files = results_in(record, folder)
+        return bool(files) and whole(folder, files)
 
     def delete_now(self, name: str, record: dict[str, Any]) -> None:
         """Delete one job the run is done with, saying so only when that fails."""
@@ -487,15 +497,18 @@ class _Batch:
             if problem := file.problem():
                 raise RemoteJobError(SERVICE, problem, job_id)
         log = self.log_of(name, job_id) if self.want_log else None
-        with staged(self.outdir) as partial:
+        ours = {f"{name}/{file}" for file in results_in(self.record(name), self.outdir / name)}
+        with staged(self.outdir, SERVICE, ours=ours) as partial:
             folder = partial / name
             folder.mkdir()
             for file in files.values():
                 self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
             if log is not None:
                 (folder / f"{name}.{LOG}").write_text(log, encoding="utf-8")
+            fetched = sizes(folder)
         where = str((self.outdir / name).absolute())
-        self.jobfile.put(name, {**self.record(name), "fetched": True, "folder": where})
+        record = {**self.record(name), "fetched": True, "folder": where, "files": fetched}
+        self.jobfile.put(name, record)
 
     def log_of(self, name: str, job_id: str) -> str | None:
         """The finished job's log (every stage's on v2); None, said in one line, when the
