@@ -131,15 +131,6 @@ def test_every_v2_option_reaches_the_config_and_every_file_its_upload(
     assert "Baktfold 0.1.1, database 0.1" in result.stderr.splitlines()[0]
 
 
-def test_plots_asked_for_with_skip_plot_are_refused_before_any_request(
-    v2_server: FakeBakta, workdir: Path
-) -> None:
-    result = annotate(v2_server, workdir, "genome.fasta", "--skip-plot", "--format", "svg")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "error: bakta: --skip-plot makes no svg file"
-    assert v2_server.log == []
-
-
 def test_a_csv_replicon_table_is_sent_as_bakta_tsv(v2_server: FakeBakta, v2_workdir: Path) -> None:
     (v2_workdir / "replicons.csv").write_text("chromosome_1,chr1,c,c,chr1\nplasmid_1,p1,p,c,p1\n")
     result = annotate(v2_server, v2_workdir, "genome.fasta", "--replicons", "replicons.csv")

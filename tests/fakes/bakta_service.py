@@ -70,6 +70,9 @@ V2_CONFIG: dict[str, type] = {
         "gap", "ori", "filter", "plot",
     )},
 }  # fmt: skip
+NO_SUCH_KEY = (
+    b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"
+)
 USE_FLAGS = {
     "use_prodigal_training_file": "prodigal_training_file",
     "use_replicons": "replicons_table",
@@ -116,6 +119,9 @@ class FakeBakta(FakeServer):
     ) -> None:
         super().__init__()
         self.v2 = v2  # also serve /api/v2 (a v1-only deployment answers 404 there)
+        # An intermediate build of the newer backend listed all 14 links of a Bakta job, and
+        # a link to a file Bakta did not write answered 404; the newer one lists what exists.
+        self.lists_every_file = False
         self.version_v2 = {
             "backend_version": "0.6.0", "bakta_version": "1.11.0", "bakta_db_version": "6.0",
             "baktfold_version": "0.1.1", "baktfold_db_version": "0.1",
@@ -215,18 +221,16 @@ class FakeBakta(FakeServer):
         job_id, _, kind = request.path[len(BUCKET + "/jobs/") :].partition("/")
         job = self.jobs.get(job_id)
         if job is None:
-            return Response(
-                404,
-                b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
-                {"Content-Type": "application/xml"},
-            )
+            return Response(404, NO_SUCH_KEY, {"Content-Type": "application/xml"})
         if request.method == "PUT" and job.api == 2:
             if kind not in job.uploads:
                 return Response(403, b"<Error><Code>AccessDenied</Code></Error>")
             job.uploads[kind] = request.body
             return Response(200, b"", {"ETag": f'"{hashlib.md5(request.body).hexdigest()}"'})
         if kind.startswith("results/v2/"):
-            data = job.results[kind.removeprefix("results/v2/")]
+            data = job.results.get(kind.removeprefix("results/v2/"))
+            if data is None:
+                return Response(404, NO_SUCH_KEY, {"Content-Type": "application/xml"})
             return Response(200, data, {"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
         if request.method == "PUT":
             slot = {
@@ -457,7 +461,10 @@ class FakeBakta(FakeServer):
         result_kind = next(
             w["result_kind"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind
         )
-        files = {key: self.presign(f"jobs/{job.id}/results/v2/{key}", "GET") for key in job.results}
+        listed = list(job.results)
+        if self.lists_every_file and job.workflow_kind in ("bakta", "bakta_baktfold"):
+            listed = list(V2_KEYS.values())
+        files = {key: self.presign(f"jobs/{job.id}/results/v2/{key}", "GET") for key in listed}
         return json_response({
             "job_id": job.id, "workflow_kind": job.workflow_kind, "started": job.started,
             "updated": job.updated, "name": job.name,
@@ -490,8 +497,15 @@ class FakeBakta(FakeServer):
             locus_tag_increment=config.get("locus_tag_increment", 1),
             skip_cds=config.get("skip_cds", False),
         )
-        if config.get("skip_plot"):
+        # Bakta's main.py: no plot with --skip-plot or --meta, no hypotheticals with
+        # --skip-cds; the inference table came with Bakta 1.10.
+        if config.get("skip_plot") or config.get("meta"):
             del results["PNGCircularPlot"], results["SVGCircularPlot"]
+        if config.get("skip_cds"):
+            del results["TSVHypothetical"], results["FAAHypothetical"]
+        major, minor = (int(part) for part in self.version_v2["bakta_version"].split(".")[:2])
+        if (major, minor) < (1, 10):
+            del results["TSVInference"]
         files = {V2_KEYS[key]: data for key, data in results.items()}
         if job.workflow_kind == "bakta_baktfold":
             return {

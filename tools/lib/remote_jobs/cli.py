@@ -258,7 +258,7 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     show_default=True,
     help="Cell envelope: monoderm (gram +) or diderm (gram -).",
 )
-@click.option("--meta", is_flag=True, help="Metagenome mode (API v2).")
+@click.option("--meta", is_flag=True, help="Metagenome mode; Bakta makes no plots (API v2).")
 @click.option("--genus")
 @click.option("--species")
 @click.option("--strain")
@@ -283,7 +283,8 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     "formats",
     multiple=True,
     type=click.Choice(bakta.FORMATS),
-    help="Result file to fetch (repeatable) [default: all the service gives].",
+    help="Result file to fetch (repeatable) [default: all the service gives]; one the service"
+    " did not produce is named and the others fetched (only json must be there).",
 )
 @run_options
 def bakta_annotate(

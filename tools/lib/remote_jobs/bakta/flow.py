@@ -30,6 +30,7 @@ from ..fasta import read_fasta
 from ..files import staged
 from ..jobfile import JobFile, JobFileError
 from ..polling import PollPolicy, Progress, Waiter
+from . import results
 from .api import SUCCESS, Api, Workflow
 from .options import (
     BAKTFOLD_FORMATS,
@@ -71,8 +72,11 @@ def annotate(
     """
     check_options(options)
     chosen = _formats(formats, FORMATS)
-    if "plot" in options.skips and chosen and (plots := {"png", "svg"} & set(chosen)):
-        raise InputError(SERVICE, f"--skip-plot makes no {', '.join(sorted(plots))} file")
+    plots = set(chosen or ()) & {"png", "svg"}
+    if plots and "png" not in options.result_formats():
+        # backend: Bakta makes no plot with --skip-plot or in metagenome mode (its main.py).
+        why = "--skip-plot" if "plot" in options.skips else "--meta"
+        raise InputError(SERVICE, f"{why} makes no {', '.join(sorted(plots))} file")
     samples = _samples(genomes, outdir, jobfile)
     table_type = "TSV"
     if options.replicons is not None:
@@ -111,7 +115,8 @@ def annotate(
             replacements["replicons_table"] = csv_to_tsv(options.replicons)
         api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
         progress.info(SERVICE, service.provenance(workflow))
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+    expected = options.result_formats()
+    return _Batch(api, samples, outdir, chosen, expected, jobfile, waiter, progress).run()
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ def run_workflow(
     api = V2(_v2_for(service, workflow, recorded), workflow, {})
     progress.info(SERVICE, service.provenance(workflow))
     chosen = _formats(formats, spec.formats)
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress).run()
+    return _Batch(api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress).run()
 
 
 def _recorded_api(jobfile: JobFile) -> str | None:
@@ -235,11 +240,13 @@ class _Batch:
         samples: dict[str, Path],
         outdir: Path,
         formats: tuple[str, ...] | None,
+        expected: tuple[str, ...],
         jobfile: JobFile,
         waiter: Waiter,
         progress: Progress,
     ) -> None:
         self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
+        self.expected = expected  # the files the service should make, when formats is None
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
         self.pending: dict[str, str] = {}  # job id -> sample name
         self.failures: dict[str, RemoteJobsError] = {}
@@ -390,25 +397,34 @@ class _Batch:
     def fetch(self, name: str, job_id: str) -> None:
         """Download the chosen result files; the sample's folder appears only when all are in.
 
-        `formats` None: every file the service lists, unknown ones kept under their key.
+        `formats` None: every file the service lists, unknown ones kept under their key. A file
+        the service did not produce (not listed, or listed and answering 404) is named and the
+        others fetched; only `json`, which every finished job has, must be there (results.py).
         """
         files = self.api.result_files(self.api.ref(self.record(name)))
+        if results.ALWAYS not in files:
+            raise RemoteJobError(
+                SERVICE,
+                f"the service lists no {results.ALWAYS} file, which every finished job has"
+                f" (it lists {', '.join(sorted(files)) or 'none'})",
+                job_id,
+            )
+        wanted = self.formats or self.expected
+        missing = [suffix for suffix in wanted if suffix not in files]
         if self.formats is not None:
-            if missing := set(self.formats) - set(files):
-                raise RemoteJobError(
-                    SERVICE, f"the service returned no {', '.join(sorted(missing))} file", job_id
-                )
             files = {suffix: file for suffix, file in files.items() if suffix in self.formats}
-        elif not files:
-            raise RemoteJobError(SERVICE, "the service lists no result file", job_id)
         for file in files.values():
             if problem := file.problem():
                 raise RemoteJobError(SERVICE, problem, job_id)
         with staged(self.outdir) as partial:
             folder = partial / name
             folder.mkdir()
-            for file in files.values():
-                self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
+            missing += results.fetch_files(self.api.http, files, folder, name, job_id)
+        if missing:
+            self.progress.info(
+                SERVICE,
+                f"{name}: the service did not produce {', '.join(missing)}; fetched the rest",
+            )
         where = str((self.outdir / name).absolute())
         self.jobfile.put(name, {**self.record(name), "fetched": True, "folder": where})
 

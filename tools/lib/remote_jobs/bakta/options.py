@@ -109,6 +109,16 @@ class AnnotationOptions:
         ]
         return [option for option, used in wanted if used]
 
+    def result_formats(self) -> tuple[str, ...]:
+        """The files a genome annotation with these options makes (Bakta's main.py: no plot
+        with --skip-plot or in metagenome mode, no hypotheticals with --skip-cds)."""
+        unmade = set()
+        if "plot" in self.skips or self.meta:
+            unmade |= {"png", "svg"}
+        if "cds" in self.skips:
+            unmade |= {"hypotheticals.tsv", "hypotheticals.faa"}
+        return tuple(f for f in FORMATS if f not in unmade)
+
     def v1_config(self) -> dict[str, Any]:
         """The v1 start request's config; every field the backend requires is always sent."""
         return {

@@ -1,0 +1,159 @@
+"""Bakta as the service runs today (issue 26): what its result listing may leave out, what a
+fetched file must be, and the inputs it takes as Bakta itself takes them, through the real CLI
+against the fake backend behaving like the newer backend (../shared/notes/bakta-v2.md, "What
+the newer backend source adds")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from remote_jobs import bakta
+from tests.conftest import bakta_env, run_cli
+from tests.fakes.bakta_service import FakeBakta
+from tests.fakes.server import Fault, Response
+
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+    b"<body><form action='/login'>Access denied: please sign in</form></body></html>\n"
+)
+
+
+@pytest.fixture
+def v2_server() -> Iterator[FakeBakta]:
+    with FakeBakta(v2=True) as server:
+        yield server
+
+
+def annotate(server: FakeBakta, workdir: Path, *extra: str, command: str = "annotate"):
+    args = ["bakta", command, "--outdir", str(workdir / "out"), "--poll-interval", "0", *extra]
+    return run_cli(args, bakta_env(server), cwd=workdir)
+
+
+def fetched(workdir: Path, sample: str = "genome") -> list[str]:
+    return sorted(p.name for p in (workdir / "out" / sample).iterdir())
+
+
+# ------------------------------------------------------------ 5: optional result files
+
+
+def test_a_file_the_service_did_not_produce_is_named_and_the_rest_fetched(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    """A Bakta before 1.10 writes no inference table: the newer backend lists no link for it."""
+    v2_server.version_v2["bakta_version"] = "1.9.4"
+    result = annotate(
+        v2_server, workdir, "genome.fasta", "--format", "gff3", "--format", "inference.tsv"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bakta: genome: the service did not produce inference.tsv; fetched the rest" in (
+        result.stderr.splitlines()
+    )
+    assert fetched(workdir) == ["genome.gff3"]
+
+
+def test_meta_on_a_build_that_lists_every_link_fetches_all_but_the_plots(workdir: Path) -> None:
+    """The intermediate build lists the plots in metagenome mode, and their links answer 404."""
+    with FakeBakta(v2=True) as server:
+        server.lists_every_file = True
+        result = annotate(server, workdir, "genome.fasta", "--meta")
+    assert result.returncode == 0, result.stderr
+    assert "bakta: genome: the service did not produce png, svg; fetched the rest" in (
+        result.stderr.splitlines()
+    )
+    expected = [f"genome.{s}" for s in bakta.FORMATS if s not in ("png", "svg")]
+    assert fetched(workdir) == sorted(expected)
+
+
+def test_meta_on_the_newer_backend_makes_no_plots_and_says_nothing_of_them(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    result = annotate(v2_server, workdir, "genome.fasta", "--meta")
+    assert result.returncode == 0, result.stderr
+    assert "did not produce" not in result.stderr
+    assert "genome.png" not in fetched(workdir) and "genome.gff3" in fetched(workdir)
+
+
+@pytest.mark.parametrize(("option", "plot"), [("--meta", "png"), ("--skip-plot", "svg")])
+def test_plots_asked_for_where_bakta_makes_none_are_refused_before_any_request(
+    v2_server: FakeBakta, workdir: Path, option: str, plot: str
+) -> None:
+    result = annotate(v2_server, workdir, "genome.fasta", option, "--format", plot)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: bakta: {option} makes no {plot} file"
+    assert v2_server.log == []
+
+
+def test_a_result_without_json_fails_even_where_json_was_not_asked_for(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    made = v2_server.results_v2
+
+    def without_json(job):  # a storage that lost the one file every job has
+        return {key: data for key, data in made(job).items() if key != "json"}
+
+    v2_server.results_v2 = without_json  # type: ignore[method-assign]
+    result = annotate(v2_server, workdir, "genome.fasta", "--format", "gff3")
+    assert result.returncode == 4
+    assert "the service lists no json file, which every finished job has" in result.stderr
+    assert len(result.stderr.strip().splitlines()[-1:]) == 1
+    assert not (workdir / "out" / "genome").exists()
+
+
+# ------------------------------------------------------------ 6: what a fetched file must be
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_an_html_page_where_a_result_file_was_expected_fails_the_genome(
+    workdir: Path, api: str
+) -> None:
+    """A proxy's or portal's login page answered 200 for a result link."""
+    with FakeBakta(v2=api == "v2") as server:
+        page = Response(200, LOGIN_PAGE, {"Content-Type": "text/html; charset=utf-8"})
+        server.faults.append(Fault("GET", "/bakta-web/jobs/", page))
+        result = annotate(server, workdir, "genome.fasta", "--format", "gff3", "--format", "txt")
+    assert result.returncode == 4
+    job = next(iter(server.requests_to("POST", f"/api/{api}/job/result"))).json()
+    job_id = job.get("jobID") or job.get("job_id")
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: bakta job {job_id}: the gff3 file the service sent is not GFF3 (an HTML page):"
+        " it begins '<!DOCTYPE html> <html><head><title>Sign in</title></head><bo'"
+    )
+    assert not (workdir / "out" / "genome").exists()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content"),
+    [
+        ("png", b"GIF89a not a png"),
+        ("json", b"Access denied\n"),
+        ("svg", LOGIN_PAGE),
+        ("txt", LOGIN_PAGE),
+        ("faa", b"MKV not fasta\n"),
+        ("tsv", LOGIN_PAGE),
+    ],
+)
+def test_each_kind_of_result_file_is_checked_for_what_it_must_be(
+    v2_server: FakeBakta, workdir: Path, suffix: str, content: bytes
+) -> None:
+    made = v2_server.results_v2
+    key = next(k for k, s in bakta.v2.RESULT_FILES.items() if s == suffix)
+    v2_server.results_v2 = lambda job: {**made(job), key: content}  # type: ignore[method-assign]
+    result = annotate(v2_server, workdir, "genome.fasta", "--format", suffix)
+    assert result.returncode == 4
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"the {suffix} file the service sent is not" in errors[0]
+    assert not (workdir / "out" / "genome").exists()
+
+
+def test_genuine_files_pass_the_check_even_empty_ones(v2_server: FakeBakta, workdir: Path) -> None:
+    """--skip-cds: Bakta writes empty protein and feature FASTA files, and no hypotheticals."""
+    result = annotate(v2_server, workdir, "genome.fasta", "--skip-cds")
+    assert result.returncode == 0, result.stderr
+    folder = workdir / "out" / "genome"
+    assert (folder / "genome.faa").read_bytes() == b""
+    assert "genome.hypotheticals.tsv" not in fetched(workdir)
+    assert json.loads((folder / "genome.json").read_text())["features"] == []
