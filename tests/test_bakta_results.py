@@ -157,3 +157,40 @@ def test_genuine_files_pass_the_check_even_empty_ones(v2_server: FakeBakta, work
     assert (folder / "genome.faa").read_bytes() == b""
     assert "genome.hypotheticals.tsv" not in fetched(workdir)
     assert json.loads((folder / "genome.json").read_text())["features"] == []
+
+
+# ------------------------------------------------------------ 7: locus and locus tag
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--locus", "EC K"], "the locus 'EC K' must be 1 to 20 letters, digits or _.:*#-"),
+        (["--locus", "L" * 21], "must be 1 to 20"),
+        (["--locus", "EC/K"], "the locus 'EC/K' must be"),
+        (["--locus-tag", "ECK\t1"], "the locus tag 'ECK\\t1' must be 1 to 24 letters"),
+        (["--locus-tag", "ECK:1"], "the locus tag 'ECK:1' must be 1 to 24"),
+        (["--locus-tag", "T" * 25], "must be 1 to 24"),
+        (["--locus-tag", "eck1", "--compliant"], "with --compliant the locus tag 'eck1' must"),
+        (["--locus-tag", "1ECK", "--compliant"], "3 to 12 upper-case letters and digits"),
+        (["--locus-tag", "EC", "--compliant"], "beginning with a letter"),
+    ],
+)
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_locus_or_locus_tag_bakta_refuses_is_refused_before_anything_is_sent(
+    workdir: Path, api: str, options: list[str], words: str
+) -> None:
+    with FakeBakta(v2=api == "v2") as server:
+        result = annotate(server, workdir, "genome.fasta", *options)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: bakta: ") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert server.log == []
+
+
+def test_a_locus_and_locus_tag_bakta_takes_are_sent(v2_server: FakeBakta, workdir: Path) -> None:
+    options = ["--locus", "ECK:1.*#-_", "--locus-tag", "ECO_1.2-b", "--format", "gff3"]
+    result = annotate(v2_server, workdir, "genome.fasta", *options)
+    assert result.returncode == 0, result.stderr
+    config = v2_server.requests_to("POST", "/api/v2/job/start")[0].json()["config"]
+    assert (config["locus"], config["locus_tag"]) == ("ECK:1.*#-_", "ECO_1.2-b")

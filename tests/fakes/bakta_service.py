@@ -82,6 +82,18 @@ USE_FLAGS = {
 }
 
 
+def bakta_refuses(locus: Any, locus_tag: Any, compliant: Any) -> str | None:
+    """What Bakta's config.py says of a locus or locus tag it refuses (the job then fails)."""
+    if locus and re.fullmatch(r"[A-Za-z\d_.:*#-]{1,20}", str(locus)) is None:
+        return f"ERROR: invalid 'locus' parameter ({locus})!"
+    if locus_tag:
+        rule = r"[A-Z][A-Z0-9]{2,11}" if compliant else r"[A-Za-z\d_.-]{1,24}"
+        if re.fullmatch(rule, str(locus_tag)) is None:
+            what = "INSDC-incompliant" if compliant else "invalid"
+            return f"ERROR: {what} 'locus-tag' parameter ({locus_tag})!"
+    return None
+
+
 def _now() -> str:
     return (
         dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -273,6 +285,10 @@ class FakeBakta(FakeServer):
         if not (job.uploads["fasta"] or b"").strip():
             job.script = ["INIT", "ERROR"]
             job.log = "ERROR: the FASTA file is empty"
+        if refusal := bakta_refuses(
+            config.get("locus"), config.get("locusTag"), config["compliant"]
+        ):
+            job.script, job.log = ["INIT", "RUNNING", "ERROR"], f"Starting Bakta\n{refusal}\n"
         if config.get("prodigalTrainingFile") is not None and not job.uploads["prodigal"]:
             return json_response("Prodigal training file missing", 400)
         job.config = config
@@ -418,6 +434,8 @@ class FakeBakta(FakeServer):
                 return json_response("Invalid translation_table", 400)
             if config.get("locus_tag_increment", 1) not in (1, 5, 10):
                 return json_response("Invalid locus_tag_increment", 400)
+            if bakta_refuses(config.get("locus"), config.get("locus_tag"), config.get("compliant")):
+                job.script = ["INIT", "RUNNING", "ERROR"]
             for flag, upload in USE_FLAGS.items():
                 if config.get(flag) and not job.uploads.get(upload):
                     job.script = ["INIT", "RUNNING", "ERROR"]  # Bakta fails on the missing file

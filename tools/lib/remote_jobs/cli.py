@@ -263,8 +263,12 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--species")
 @click.option("--strain")
 @click.option("--plasmid")
-@click.option("--locus", help="Locus name prefix.")
-@click.option("--locus-tag", help="Locus tag prefix.")
+@click.option("--locus", help="Locus name prefix: 1 to 20 of A-Z a-z 0-9 _.:*#- (Bakta's rule).")
+@click.option(
+    "--locus-tag",
+    help="Locus tag prefix: 1 to 24 of A-Z a-z 0-9 _.- (Bakta's rule); with --compliant 3 to 12"
+    " of A-Z 0-9, beginning with a letter.",
+)
 @click.option(
     "--locus-tag-increment",
     type=click.Choice(["1", "5", "10"]),

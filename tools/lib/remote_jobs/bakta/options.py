@@ -56,6 +56,11 @@ SKIPS = (
 )
 REPLICON_TYPES = frozenset({"chromosome", "plasmid", "contig", "c", "p"})
 TOPOLOGIES = frozenset({"circular", "linear", "c", "l"})
+# Bakta's own rules (its config.py and constants.py); a job breaking them fails only after
+# its queue wait, so they are checked here first.
+LOCUS = re.compile(r"[A-Za-z0-9_.:*#-]{1,20}")
+LOCUS_TAG = re.compile(r"[A-Za-z0-9_.-]{1,24}")
+LOCUS_TAG_COMPLIANT = re.compile(r"[A-Z][A-Z0-9]{2,11}")  # INSDC, with --compliant
 PROTEIN_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWYBZXJUO*")
 NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
 
@@ -223,6 +228,7 @@ def check_options(options: AnnotationOptions) -> None:
     ):
         if text is not None and ("'" in text or not text.strip()):
             raise InputError(SERVICE, f"the {label} must be non-empty and contain no quote")
+    _check_locus(options)
     tf = options.prodigal_tf
     if tf is not None and (not tf.is_file() or tf.stat().st_size == 0):
         raise InputError(SERVICE, f"prodigal training file {options.prodigal_tf} is empty")
@@ -233,6 +239,31 @@ def check_options(options: AnnotationOptions) -> None:
     if options.regions is not None:
         _check_start(
             options.regions, "regions file", ("##gff-version 3", "LOCUS"), "GFF3 or GenBank"
+        )
+
+
+def _check_locus(options: AnnotationOptions) -> None:
+    """The locus and locus tag prefixes as Bakta checks them (no white space, its patterns)."""
+    if options.locus is not None and not LOCUS.fullmatch(options.locus):
+        raise InputError(
+            SERVICE,
+            f"the locus {options.locus!r} must be 1 to 20 letters, digits or _.:*#- characters"
+            " (Bakta's rule), no white space",
+        )
+    tag = options.locus_tag
+    if tag is None:
+        return
+    if options.compliant and not LOCUS_TAG_COMPLIANT.fullmatch(tag):
+        raise InputError(
+            SERVICE,
+            f"with --compliant the locus tag {tag!r} must be 3 to 12 upper-case letters and"
+            " digits beginning with a letter (INSDC's rule, as Bakta checks it)",
+        )
+    if not LOCUS_TAG.fullmatch(tag):
+        raise InputError(
+            SERVICE,
+            f"the locus tag {tag!r} must be 1 to 24 letters, digits or _.- characters"
+            " (Bakta's rule), no white space",
         )
 
 
