@@ -194,3 +194,30 @@ def test_a_locus_and_locus_tag_bakta_takes_are_sent(v2_server: FakeBakta, workdi
     assert result.returncode == 0, result.stderr
     config = v2_server.requests_to("POST", "/api/v2/job/start")[0].json()["config"]
     assert (config["locus"], config["locus_tag"]) == ("ECK:1.*#-_", "ECO_1.2-b")
+
+
+# ------------------------------------------------------------ 8: job names
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize(
+    ("file", "sample", "sent"),
+    [
+        ("_draft genome-.fasta", "_draft_genome_", "draft_genome"),
+        ("+sample  #7.fna", "_sample___7", "sample_7"),
+        ("genome.v2..fasta", "genome.v2.", "genome.v2"),
+        ("___.fasta", "___", "genome"),
+    ],
+)
+def test_job_names_are_sent_as_the_backend_keeps_them_and_label_the_job(
+    workdir: Path, api: str, file: str, sample: str, sent: str
+) -> None:
+    """The local files keep the sample's name; the job's name begins and ends with a letter or
+    digit, as the workflow engine's labels must (the fake fails a job whose label is not)."""
+    (workdir / file).write_bytes((workdir / "genome.fasta").read_bytes())
+    with FakeBakta(v2=api == "v2") as server:
+        result = annotate(server, workdir, file, "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert server.requests_to("POST", f"/api/{api}/job/init")[0].json()["name"] == sent
+    assert fetched(workdir, sample) == [f"{sample}.gff3"]
+    assert result.stdout.strip() == str(workdir / "out" / sample)

@@ -94,6 +94,17 @@ def bakta_refuses(locus: Any, locus_tag: Any, compliant: Any) -> str | None:
     return None
 
 
+def backend_name(name: Any) -> str:
+    """The job name as the backend sanitises it: each run of characters outside
+    [0-9a-zA-Z_.] becomes one '_', cut at 63, trailing non-alphanumerics stripped."""
+    return re.sub(r"[^0-9a-zA-Z]+$", "", re.sub(r"[^0-9a-zA-Z_.]+", "_", str(name))[:63])
+
+
+def is_label(name: str) -> bool:
+    """A Kubernetes label value (the name labels the job in the workflow engine)."""
+    return re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", name) is not None
+
+
 def _now() -> str:
     return (
         dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -179,7 +190,7 @@ class FakeBakta(FakeServer):
             job = FakeJob(
                 str(uuid.uuid4()),
                 secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")[:32],
-                body["name"],
+                backend_name(body["name"]),
             )
             job.script = list(self.scripts.get(job.name, self.script))
             self.jobs[job.id] = job
@@ -291,6 +302,8 @@ class FakeBakta(FakeServer):
             job.script, job.log = ["INIT", "RUNNING", "ERROR"], f"Starting Bakta\n{refusal}\n"
         if config.get("prodigalTrainingFile") is not None and not job.uploads["prodigal"]:
             return json_response("Prodigal training file missing", 400)
+        if not is_label(job.name):  # the workflow engine refuses the job's label
+            job.script = ["INIT", "ERROR"]
         job.config = config
         job.started = job.updated = _now()
         if job.script[-1] == "ERROR" and not job.log:
@@ -387,7 +400,7 @@ class FakeBakta(FakeServer):
         job = FakeJob(
             str(uuid.uuid4()),
             secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")[:32],
-            re.sub(r"[^0-9a-zA-Z_.]", "_", body["name"])[:63],
+            backend_name(body["name"]),
             uploads={u["upload_kind"]: None for u in workflow["uploads"]},
             api=2,
             workflow_kind=workflow["workflow_kind"],
@@ -445,8 +458,8 @@ class FakeBakta(FakeServer):
             )
         required = {"bakta": "genome_fasta", "bakta_baktfold": "genome_fasta",
                     "bakta_proteins": "protein_fasta", "baktfold": "bakta_json"}[job.workflow_kind]  # fmt: skip
-        if not (job.uploads.get(required) or b"").strip():
-            job.script = ["INIT", "ERROR"]
+        if not (job.uploads.get(required) or b"").strip() or not is_label(job.name):
+            job.script = ["INIT", "ERROR"]  # Bakta fails, or the workflow engine refuses the label
         job.config = config
         job.started = job.updated = _now()
         return json_response(None)

@@ -35,6 +35,7 @@ from .api import SUCCESS, Api, Workflow
 from .options import (
     BAKTFOLD_FORMATS,
     FORMATS,
+    GENOME_SUFFIXES,
     PROTEIN_FORMATS,
     SERVICE,
     AnnotationOptions,
@@ -42,6 +43,7 @@ from .options import (
     check_options,
     check_proteins,
     csv_to_tsv,
+    job_name,
     read_replicon_table,
     sample_name,
 )
@@ -115,8 +117,10 @@ def annotate(
             replacements["replicons_table"] = csv_to_tsv(options.replicons)
         api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
         progress.info(SERVICE, service.provenance(workflow))
-    expected = options.result_formats()
-    return _Batch(api, samples, outdir, chosen, expected, jobfile, waiter, progress).run()
+    batch = _Batch(
+        api, samples, outdir, chosen, options.result_formats(), jobfile, waiter, progress
+    )
+    return batch.run()
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,9 @@ def run_workflow(
     api = V2(_v2_for(service, workflow, recorded), workflow, {})
     progress.info(SERVICE, service.provenance(workflow))
     chosen = _formats(formats, spec.formats)
-    return _Batch(api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress).run()
+    batch = _Batch(api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress)
+    batch.suffixes = spec.suffixes
+    return batch.run()
 
 
 def _recorded_api(jobfile: JobFile) -> str | None:
@@ -215,7 +221,7 @@ def _samples(
     paths: list[Path],
     outdir: Path,
     jobfile: JobFile,
-    suffixes: Iterable[str] = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat"),
+    suffixes: Iterable[str] = GENOME_SUFFIXES,
 ) -> dict[str, Path]:
     samples: dict[str, Path] = {}
     for path in paths:
@@ -247,6 +253,9 @@ class _Batch:
     ) -> None:
         self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
         self.expected = expected  # the files the service should make, when formats is None
+        self.suffixes: tuple[str, ...] = (
+            GENOME_SUFFIXES  # dropped from an input's file name to name its job
+        )
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
         self.pending: dict[str, str] = {}  # job id -> sample name
         self.failures: dict[str, RemoteJobsError] = {}
@@ -345,7 +354,8 @@ class _Batch:
                 continue  # re-attached, fetched, or ended
             # The job is on record (not started) from its init on; started once job/start is
             # answered: a rerun never starts a job twice (see reattach).
-            record = self.api.submit(name, path, self.jobfile)
+            label = job_name(path, self.suffixes)
+            record = self.api.submit(name, label, path, self.jobfile)
             self.jobfile.put(name, {**record, "started": True})
             self.progress.info(SERVICE, f"{name}: submitted as job {record['id']}")
             self.pending[str(record["id"])] = name

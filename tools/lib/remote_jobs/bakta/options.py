@@ -189,22 +189,35 @@ class AnnotationOptions:
         return config
 
 
-def sample_name(
-    path: Path, suffixes: Iterable[str] = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat")
-) -> str:
-    """The job name, as the service itself sanitises it (it names the result files).
+GENOME_SUFFIXES = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat")
 
-    Leading dots are dropped too: the name becomes a folder and file prefix here.
-    """
+
+def _stem(path: Path, suffixes: Iterable[str]) -> str:
+    """The input's file name without its format's suffix."""
     stem = path.name
     for suffix in suffixes:
         if stem.lower().endswith(suffix) and len(stem) > len(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    name = re.sub(r"[^0-9a-zA-Z_.]", "_", stem)[:63].lstrip(".")
+            return stem[: -len(suffix)]
+    return stem
+
+
+def sample_name(path: Path, suffixes: Iterable[str] = GENOME_SUFFIXES) -> str:
+    """The sample's name: its folder and the prefix of its result files here, each character
+    outside [0-9a-zA-Z_.] made '_' (leading dots dropped)."""
+    name = re.sub(r"[^0-9a-zA-Z_.]", "_", _stem(path, suffixes))[:63].lstrip(".")
     if not name:
         raise InputError(SERVICE, f"cannot name a job after the file name {path.name!r}")
     return name
+
+
+def job_name(path: Path, suffixes: Iterable[str] = GENOME_SUFFIXES) -> str:
+    """The name a job is initialised with, as the backend sanitises it (each run of
+    characters outside [0-9a-zA-Z_.] becomes one '_', cut at 63, trailing non-alphanumerics
+    stripped), beginning with a letter or digit too: the name also labels the job in the
+    service's Kubernetes workflow engine, whose label values begin and end with one. The
+    files written here keep the sample's name (`sample_name`)."""
+    name = re.sub(r"[^0-9a-zA-Z_.]+", "_", _stem(path, suffixes))[:63]
+    return re.sub(r"^[^0-9a-zA-Z]+|[^0-9a-zA-Z]+$", "", name) or "genome"
 
 
 def check_options(options: AnnotationOptions) -> None:

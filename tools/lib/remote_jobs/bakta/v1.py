@@ -60,8 +60,8 @@ class V1:
         self.client, self.options, self.table_type = client, options, table_type
         self.http = client.http
 
-    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
-        answer = self.client.init(name, self.table_type)
+    def submit(self, name: str, label: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
+        answer = self.client.init(label, self.table_type)
         job = answer["job"]
         record = {"id": job["jobID"], "secret": job["secret"], "started": False, "api": "v1"}
         jobfile.put(name, record)  # before anything else: a crash now still leaves a trace

@@ -102,9 +102,9 @@ class V2:
         self.replacements = replacements  # upload kind -> the bytes to send instead of the file
         self.http = client.http
 
-    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
+    def submit(self, name: str, label: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
         workflow = self.workflow
-        answer = self.client.init(name, workflow.kind)
+        answer = self.client.init(label, workflow.kind)
         job = answer["job"]
         record = {"id": job["job_id"], "secret": job["secret"], "started": False, "api": "v2"}
         jobfile.put(name, record)  # before anything else: a crash now still leaves a trace
