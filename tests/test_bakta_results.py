@@ -221,3 +221,82 @@ def test_job_names_are_sent_as_the_backend_keeps_them_and_label_the_job(
     assert server.requests_to("POST", f"/api/{api}/job/init")[0].json()["name"] == sent
     assert fetched(workdir, sample) == [f"{sample}.gff3"]
     assert result.stdout.strip() == str(workdir / "out" / sample)
+
+
+# ------------------------------------------------------------ 9: trusted proteins, regions
+
+TRUSTED = (
+    ">T1 gfp~~~Green fluorescent protein~~~UniRef:UniRef90_P42212\nMSKGEELFTGVVPILVELDGDV\n"
+    ">T2 90~~~80~~~80~~~~~~Lipoprotein~~~\nMKKLLPTAAAGLLLLAAQPAMA\n"
+)
+GENBANK = "LOCUS       T1   22 aa   linear   BCT\nFEATURES             Location/Qualifiers\n//\n"
+REGIONS = "##gff-version 3\nchromosome_1\tuser\tCDS\t84\t452\t.\t+\t0\tID=r1;product=TrpC\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (GENBANK, "trusted proteins trusted.faa is GenBank: the service stores trusted proteins"
+         " as trusted_proteins.faa and Bakta would read them as FASTA; give them as FASTA"),
+        (">T1 a protein\nMKV\n", "line 1: 'T1' has 1 '~~~'-separated fields, not 3 or 6"),
+        (">T1\nMKV\n", "line 1: 'T1' has no description"),
+        (TRUSTED + ">T3 x~~~~~~\nMKV\n", "line 5: 'T3' has no product"),
+        (">T1 g~~~p~~~UniRef90_X\nMKV\n", "has a dbxref without 'DB:' (UniRef90_X)"),
+        (">T1 a~~~b~~~c~~~g~~~p~~~\nMKV\n", "minimum identity and coverages that are not numbers"),
+    ],
+)  # fmt: skip
+def test_trusted_proteins_bakta_would_not_read_are_refused_before_anything_is_sent(
+    v2_server: FakeBakta, workdir: Path, content: str, words: str
+) -> None:
+    (workdir / "trusted.faa").write_text(content)
+    result = annotate(v2_server, workdir, "genome.fasta", "--proteins", "trusted.faa")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: bakta: ") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert v2_server.log == []
+
+
+def test_trusted_proteins_in_bakta_s_headers_are_sent_as_they_are(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    (workdir / "trusted.faa").write_text(TRUSTED)
+    result = annotate(
+        v2_server, workdir, "genome.fasta", "--proteins", "trusted.faa", "--format", "gff3"
+    )
+    assert result.returncode == 0, result.stderr
+    puts = v2_server.requests_to("PUT", "/bakta-web/jobs/", prefix=True)
+    assert [p.body for p in puts if p.path.endswith("/trusted_proteins_file")] == [TRUSTED.encode()]
+
+
+def test_the_run_says_when_bakta_took_nothing_from_the_regions_file(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    """The backend stores the regions as `regions`, without a suffix: Bakta imports nothing
+    from such a file and says so only in its log."""
+    (workdir / "regions.gff3").write_text(REGIONS)
+    result = annotate(
+        v2_server, workdir, "genome.fasta", "--regions", "regions.gff3", "--format", "gff3"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "bakta: genome: Bakta took no CDS from the regions file regions.gff3 (the service may not"
+        " hand it on in a form Bakta reads): every CDS is Bakta's own prediction"
+    ) in result.stderr.splitlines()
+    assert fetched(workdir) == ["genome.gff3"]  # the JSON read for this is not kept
+
+
+def test_the_run_says_how_many_cdss_bakta_took_from_the_regions_file(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    """A service whose workflow hands the file on as `regions.gff3`: Bakta marks each CDS it
+    took from it `"source": "user-provided"` in its JSON."""
+    v2_server.regions_name = "regions.gff3"
+    (workdir / "regions.gff3").write_text(REGIONS)
+    result = annotate(v2_server, workdir, "genome.fasta", "--regions", "regions.gff3")
+    assert result.returncode == 0, result.stderr
+    line = "bakta: genome: Bakta took 1 CDS(s) from the regions file regions.gff3"
+    assert line in result.stderr.splitlines()
+    features = json.loads((workdir / "out" / "genome" / "genome.json").read_text())["features"]
+    assert [(f["start"], f["stop"]) for f in features if f.get("source") == "user-provided"] == [
+        (84, 452)
+    ]

@@ -145,6 +145,10 @@ class FakeBakta(FakeServer):
         # An intermediate build of the newer backend listed all 14 links of a Bakta job, and
         # a link to a file Bakta did not write answered 404; the newer one lists what exists.
         self.lists_every_file = False
+        # The name under which the service's workflow hands a regions upload to Bakta, which
+        # picks its parser by the suffix: the backend stores it as `regions`, and Bakta imports
+        # nothing from a file without a suffix ("suffix not detected", a warning in its log).
+        self.regions_name = "regions"
         self.version_v2 = {
             "backend_version": "0.6.0", "bakta_version": "1.11.0", "bakta_db_version": "6.0",
             "baktfold_version": "0.1.1", "baktfold_db_version": "0.1",
@@ -502,6 +506,21 @@ class FakeBakta(FakeServer):
             "result": {"result_kind": result_kind, "files": files},
         })  # fmt: skip
 
+    def imported_regions(self, job: FakeJob) -> list[tuple[str, int, int, str]]:
+        """The CDSs Bakta imports from the job's regions file (GFF3 read as Bakta reads it)."""
+        upload = job.uploads.get("regions_file")
+        if not (job.config or {}).get("use_regions") or not upload:
+            return []
+        if not self.regions_name.lower().endswith((".gff", ".gff3")):
+            return []  # Bakta: "user-provided regions/features file suffix not detected!"
+        regions = []
+        for line in upload.decode().splitlines():
+            cells = line.split("\t")
+            if line.startswith("#") or len(cells) != 9 or cells[2].lower() != "cds":
+                continue
+            regions.append((cells[0], int(cells[3]), int(cells[4]), cells[6]))
+        return regions
+
     def results_v2(self, job: FakeJob) -> dict[str, bytes]:
         """The result files of a v2 job, by `result.files` key."""
         config = job.config or {}
@@ -527,6 +546,7 @@ class FakeBakta(FakeServer):
             db_version=self.version_v2["bakta_db_version"],
             locus_tag_increment=config.get("locus_tag_increment", 1),
             skip_cds=config.get("skip_cds", False),
+            regions=self.imported_regions(job),
         )
         # Bakta's main.py: no plot with --skip-plot or --meta, no hypotheticals with
         # --skip-cds; the inference table came with Bakta 1.10.

@@ -232,13 +232,17 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option(
     "--proteins",
     type=existing_file,
-    help="Trusted proteins for CDS annotation (FASTA or GenBank; API v2).",
+    help="Trusted proteins for CDS annotation: FASTA with Bakta's '>id gene~~~product~~~dbxrefs'"
+    " headers, not GenBank (the service stores them as .faa) (API v2).",
 )
 @click.option(
     "--hmms", type=existing_file, help="Trusted HMMs for CDS annotation (HMMER3; API v2)."
 )
 @click.option(
-    "--regions", type=existing_file, help="Pre-annotated regions to keep (GFF3 or GenBank; API v2)."
+    "--regions",
+    type=existing_file,
+    help="Pre-annotated regions to keep (GFF3 or GenBank; API v2); the run says how many CDSs"
+    " Bakta took from them (none where the service does not hand the file on readably).",
 )
 @click.option(
     "--translation-table",

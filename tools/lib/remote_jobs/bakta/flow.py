@@ -120,6 +120,7 @@ def annotate(
     batch = _Batch(
         api, samples, outdir, chosen, options.result_formats(), jobfile, waiter, progress
     )
+    batch.regions = options.regions
     return batch.run()
 
 
@@ -253,9 +254,10 @@ class _Batch:
     ) -> None:
         self.api, self.samples, self.outdir, self.formats = api, samples, outdir, formats
         self.expected = expected  # the files the service should make, when formats is None
-        self.suffixes: tuple[str, ...] = (
-            GENOME_SUFFIXES  # dropped from an input's file name to name its job
-        )
+        # dropped from an input's file name to name its job; the user's regions file (fetch
+        # says whether Bakta used it)
+        self.suffixes: tuple[str, ...] = GENOME_SUFFIXES
+        self.regions: Path | None = None
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
         self.pending: dict[str, str] = {}  # job id -> sample name
         self.failures: dict[str, RemoteJobsError] = {}
@@ -411,7 +413,7 @@ class _Batch:
         the service did not produce (not listed, or listed and answering 404) is named and the
         others fetched; only `json`, which every finished job has, must be there (results.py).
         """
-        files = self.api.result_files(self.api.ref(self.record(name)))
+        files = listed = self.api.result_files(self.api.ref(self.record(name)))
         if results.ALWAYS not in files:
             raise RemoteJobError(
                 SERVICE,
@@ -430,6 +432,12 @@ class _Batch:
             folder = partial / name
             folder.mkdir()
             missing += results.fetch_files(self.api.http, files, folder, name, job_id)
+            if self.regions is not None:
+                used = results.regions_line(
+                    self.api.http, listed[results.ALWAYS], folder, name, job_id, self.regions
+                )
+        if self.regions is not None:
+            self.progress.info(SERVICE, used)
         if missing:
             self.progress.info(
                 SERVICE,

@@ -246,7 +246,7 @@ def check_options(options: AnnotationOptions) -> None:
     if tf is not None and (not tf.is_file() or tf.stat().st_size == 0):
         raise InputError(SERVICE, f"prodigal training file {options.prodigal_tf} is empty")
     if options.proteins is not None:
-        _check_start(options.proteins, "trusted proteins", (">", "LOCUS"), "FASTA or GenBank")
+        check_trusted_proteins(options.proteins)
     if options.hmms is not None:
         _check_start(options.hmms, "HMM file", ("HMMER3",), "HMMER3 text (hmmpress input)")
     if options.regions is not None:
@@ -291,6 +291,56 @@ def _check_start(path: Path, label: str, starts: tuple[str, ...], kind: str) -> 
         raise InputError(SERVICE, f"{label} {path.name} is empty")
     if not head.startswith(starts):
         raise InputError(SERVICE, f"{label} {path.name} is not {kind}")
+
+
+def check_trusted_proteins(path: Path) -> None:
+    """Trusted proteins as Bakta will read them: the service stores them as
+    `trusted_proteins.faa` and Bakta picks its parser by that suffix, so only FASTA is read,
+    and a protein whose header is not `>id gene~~~product~~~dbxrefs` (or
+    `>id min_identity~~~min_query_cov~~~min_subject_cov~~~gene~~~product~~~dbxrefs`) is
+    skipped (its expert/protein_sequences.py): refused here instead of being left out."""
+    _check_start(path, "trusted proteins", (">", "LOCUS"), "FASTA")
+    label = f"trusted proteins {path.name}"
+    with open(path, "rb") as handle:
+        if handle.read(5) == b"LOCUS":
+            raise InputError(
+                SERVICE,
+                f"{label} is GenBank: the service stores trusted proteins as"
+                " trusted_proteins.faa and Bakta would read them as FASTA; give them as FASTA",
+            )
+    records = read_fasta(path, service=SERVICE, alphabet=PROTEIN_LETTERS)
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        stripped = ((n, line.lstrip("\ufeff").strip()) for n, line in enumerate(lines, start=1))
+        headers = [(n, line) for n, line in stripped if line.startswith(">")]
+    for (number, line), record in zip(headers, records, strict=False):
+        why = _trusted_header_problem(line[1:])
+        if why:
+            raise InputError(
+                SERVICE,
+                f"{label}, line {number}: '{record.id}' {why}; Bakta reads"
+                " '>id gene~~~product~~~dbxrefs' and skips other proteins",
+            )
+
+
+def _trusted_header_problem(header: str) -> str | None:
+    """Why Bakta would skip (or fail on) a trusted protein with this header, or None."""
+    _, space, description = header.partition(" ")
+    if not space:
+        return "has no description"
+    cols = description.split("~~~")
+    if len(cols) not in (3, 6):
+        return f"has {len(cols)} '~~~'-separated fields, not 3 or 6"
+    if len(cols) == 6:
+        try:
+            [float(col) for col in cols[:3]]
+        except ValueError:
+            return "has minimum identity and coverages that are not numbers"
+    _, product, xrefs = cols[-3:]
+    if not product.strip():
+        return "has no product"
+    if xrefs and any(":" not in xref for xref in xrefs.split(",")):
+        return f"has a dbxref without 'DB:' ({xrefs})"
+    return None
 
 
 def check_proteins(path: Path) -> None:

@@ -10,6 +10,7 @@ optional file is not a failed job; a missing `json` is (the service always makes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,4 +117,37 @@ def check_content(path: Path, suffix: str, job_id: str) -> None:
         SERVICE,
         f"the {suffix} file the service sent is not {kind}{page}: it begins {shown!r}",
         job_id,
+    )
+
+
+# bakta: constants.CDS_SOURCE_USER, the `source` of each CDS imported from a regions file.
+USER_PROVIDED = "user-provided"
+
+
+def regions_line(
+    http: HttpClient, listed: ResultFile, folder: Path, name: str, job_id: str, regions: Path
+) -> str:
+    """Whether Bakta used the user's regions file, read from the job's JSON result (Bakta's
+    JSON records no options: the CDSs it took from the file are marked there). The JSON is
+    fetched for this when it was not asked for, and not kept."""
+    path = folder / f"{name}.json"
+    kept = path.is_file()
+    if not kept:
+        path = http.download(str(listed.link), folder / ".regions-check.json", job=job_id)
+    try:
+        try:
+            features = json.loads(path.read_bytes()).get("features")
+        except (ValueError, AttributeError):
+            raise RemoteJobError(SERVICE, "the service's json file is not JSON", job_id) from None
+    finally:
+        if not kept:
+            path.unlink(missing_ok=True)
+    used = sum(
+        1 for f in features or () if isinstance(f, dict) and f.get("source") == USER_PROVIDED
+    )
+    if used:
+        return f"{name}: Bakta took {used} CDS(s) from the regions file {regions.name}"
+    return (
+        f"{name}: Bakta took no CDS from the regions file {regions.name} (the service may not"
+        " hand it on in a form Bakta reads): every CDS is Bakta's own prediction"
     )
