@@ -300,3 +300,42 @@ def test_the_run_says_how_many_cdss_bakta_took_from_the_regions_file(
     assert [(f["start"], f["stop"]) for f in features if f.get("source") == "user-provided"] == [
         (84, 452)
     ]
+
+
+# ------------------------------------------------------------ 10: Baktfold only where it is
+
+
+@pytest.mark.parametrize("missing", ["", None])
+@pytest.mark.parametrize("command", ["annotate", "baktfold"])
+def test_baktfold_on_a_deployment_without_it_stops_before_uploading(
+    v2_server: FakeBakta, workdir: Path, command: str, missing: str | None
+) -> None:
+    """GET /workflows is a static list: it names Baktfold where the deployment has none."""
+    v2_server.version_v2["baktfold_version"] = missing  # type: ignore[assignment]
+    (workdir / "genome.json").write_bytes(
+        (Path(__file__).parent.parent / "test-data" / "bakta_genome.json").read_bytes()
+    )
+    inputs = ["genome.fasta", "--baktfold"] if command == "annotate" else ["genome.json"]
+    result = annotate(v2_server, workdir, *inputs, command=command)
+    assert result.returncode == 2, result.stderr
+    kind = "bakta_baktfold" if command == "annotate" else "baktfold"
+    assert result.stderr.strip() == (
+        f"error: bakta: the service at {v2_server.base}/api/v2 has no Baktfold (its GET /version"
+        f" names no baktfold_version), although it lists the {kind} workflow"
+    )
+    assert [(r.method, r.path) for r in v2_server.log] == [
+        ("GET", "/api/v2/workflows"),
+        ("GET", "/api/v2/version"),
+    ]
+
+
+def test_plain_annotation_on_a_deployment_without_baktfold_runs_and_names_no_empty_version(
+    v2_server: FakeBakta, workdir: Path
+) -> None:
+    v2_server.version_v2.update(baktfold_version="", baktfold_db_version="", bakta_db_version="")
+    result = annotate(v2_server, workdir, "genome.fasta", "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"bakta: Bakta 1.11.0, database ?, backend 0.6.0 at {v2_server.base}/api/v2 (bakta)"
+    )
+    assert len(v2_server.requests_to("GET", "/api/v2/version")) == 1

@@ -438,6 +438,11 @@ class FakeBakta(FakeServer):
         config = body["config"]
         if not isinstance(config, dict):
             return json_response("Json deserialize error: config", 422)
+        stages = next(w["stages"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind)
+        tools = {"bakta": "bakta_version", "bakta_proteins": "bakta_version", "baktfold": "baktfold_version"}  # fmt: skip
+        if any(not self.version_v2.get(tools[stage]) for stage in stages):
+            # The workflow template names the versions; a deployment without Baktfold has none.
+            return json_response("Missing Bakta or Baktfold version for workflow template", 400)
         if job.workflow_kind in ("bakta", "bakta_baktfold"):
             # Stricter than the backend (serde ignores unknown fields): a misspelt field of
             # ours, say v1's completeGenome, must not pass silently in the tests.
