@@ -5,6 +5,7 @@ the newer backend source adds")."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,3 +340,99 @@ def test_plain_annotation_on_a_deployment_without_baktfold_runs_and_names_no_emp
         f"bakta: Bakta 1.11.0, database ?, backend 0.6.0 at {v2_server.base}/api/v2 (bakta)"
     )
     assert len(v2_server.requests_to("GET", "/api/v2/version")) == 1
+
+
+# ------------------------------------------------------------ 12, 13: genomes as Bakta reads them
+
+
+def genome_bytes(workdir: Path) -> bytes:
+    return (workdir / "genome.fasta").read_bytes()
+
+
+def uploaded_genome(server: FakeBakta, api: str) -> bytes:
+    kind = "fastadata.fasta" if api == "v1" else "genome_fasta"
+    puts = server.requests_to("PUT", "/bakta-web/jobs/", prefix=True)
+    return next(p.body for p in puts if p.path.endswith("/" + kind))
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_byte_order_mark_is_left_out_of_the_upload(workdir: Path, api: str) -> None:
+    """Biopython's reader takes a file beginning with a byte order mark for no FASTA."""
+    (workdir / "bom.fasta").write_bytes(b"\xef\xbb\xbf" + genome_bytes(workdir))
+    with FakeBakta(v2=api == "v2") as server:
+        result = annotate(server, workdir, "bom.fasta", "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert uploaded_genome(server, api) == genome_bytes(workdir)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b">c1\nACGUACGU\n", "line 2: characters 'U' are not allowed (allowed: ABCDGHKMNRSTVWY-);"
+         " RNA? DNA is needed (T, not U)"),
+        (b"\n>c1\nACGT\n", "line 1: not FASTA: the first line must be a '>' header"),
+        (b">c1\nACGT\n >c2\nACGT\n", "line 3: characters '2>' are not allowed"),
+        (b">c1\nAC\x0bGT\n", "line 2: the character U+000B is not allowed in a sequence"),
+        (b">c1\n----\n", "sequence 'c1' is empty"),
+    ],
+)  # fmt: skip
+def test_a_genome_bakta_s_reader_refuses_is_refused_before_anything_is_sent(
+    bakta_server: FakeBakta, workdir: Path, content: bytes, words: str
+) -> None:
+    (workdir / "bad.fasta").write_bytes(content)
+    result = annotate(bakta_server, workdir, "bad.fasta")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: bakta: bad.fasta") and words in result.stderr
+    assert bakta_server.log == []
+
+
+def test_alignment_gaps_are_taken_as_bakta_takes_them(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    gapped = genome_bytes(workdir).replace(b"GATGCATACG", b"GATG--CATACG")
+    (workdir / "gapped.fasta").write_bytes(gapped)
+    result = annotate(bakta_server, workdir, "gapped.fasta", "--format", "fna")
+    assert result.returncode == 0, result.stderr
+    assert uploaded_genome(bakta_server, "v1") == gapped
+    assert b"-" not in (workdir / "out" / "gapped" / "gapped.fna").read_bytes()
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_gzip_compressed_genome_is_checked_decompressed_and_sent_as_it_is(
+    workdir: Path, api: str
+) -> None:
+    packed = gzip.compress(genome_bytes(workdir), mtime=0)
+    (workdir / "packed.fna.gz").write_bytes(packed)
+    (workdir / "replicons.tsv").write_text("chromosome_1\tchr\tc\tc\tchr\n")
+    with FakeBakta(v2=api == "v2") as server:
+        result = annotate(
+            server, workdir, "packed.fna.gz", "--replicons", "replicons.tsv", "--format", "gff3"
+        )
+    assert result.returncode == 0, result.stderr
+    assert uploaded_genome(server, api) == packed
+    assert server.requests_to("POST", f"/api/{api}/job/init")[0].json()["name"] == "packed"
+    assert fetched(workdir, "packed") == ["packed.gff3"]
+
+
+def test_a_gzip_compressed_genome_is_checked_whole(bakta_server: FakeBakta, workdir: Path) -> None:
+    (workdir / "rna.fa.gz").write_bytes(
+        gzip.compress(b">c1\nACGT\n>c2\nACGT\n>c3\nACGT\n>c9\nACGU\n")
+    )
+    result = annotate(bakta_server, workdir, "rna.fa.gz")
+    assert result.returncode == 2
+    assert "rna.fa.gz, line 8: characters 'U' are not allowed" in result.stderr
+    (workdir / "cut.fa.gz").write_bytes(gzip.compress(genome_bytes(workdir))[:300])
+    result = annotate(bakta_server, workdir, "cut.fa.gz")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: bakta: cut.fa.gz: not a readable gzip file")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert bakta_server.log == []
+
+
+def test_a_gzip_compressed_genome_with_a_byte_order_mark_is_sent_decompressed_without_it(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    (workdir / "bom.fasta.gz").write_bytes(gzip.compress(b"\xef\xbb\xbf" + genome_bytes(workdir)))
+    result = annotate(bakta_server, workdir, "bom.fasta.gz", "--format", "gff3")
+    assert result.returncode == 0, result.stderr
+    assert uploaded_genome(bakta_server, "v1") == genome_bytes(workdir)

@@ -323,7 +323,10 @@ def bakta_annotate(
     formats: tuple[str, ...],
     run: RunSettings,
 ) -> None:
-    """Annotate bacterial GENOMES (FASTA); each is its own remote job.
+    """Annotate bacterial GENOMES (FASTA, gzip-compressed or not); each is its own remote job.
+
+    Each genome is checked as Bakta reads it (no U; '-' gaps taken; nothing before the first
+    header); a byte order mark is left out of the upload, a compressed genome sent as it is.
 
     Results: OUTDIR/<sample>/<sample>.<ext>, named like the Bakta command line's. Uses the
     service's API v2 when it has one; options marked "API v2" stop the run on a v1-only one.

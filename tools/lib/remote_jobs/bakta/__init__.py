@@ -18,6 +18,7 @@ from .options import (
     SERVICE,
     SKIPS,
     AnnotationOptions,
+    read_genome,
     read_replicon_table,
     sample_name,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "BaktaV2Client",
     "Service",
     "annotate",
+    "read_genome",
     "read_replicon_table",
     "run_workflow",
     "sample_name",

@@ -26,7 +26,6 @@ from ..errors import (
     RemoteJobError,
     RemoteJobsError,
 )
-from ..fasta import read_fasta
 from ..files import staged
 from ..jobfile import JobFile, JobFileError
 from ..polling import PollPolicy, Progress, Waiter
@@ -44,6 +43,7 @@ from .options import (
     check_proteins,
     csv_to_tsv,
     job_name,
+    read_genome,
     read_replicon_table,
     sample_name,
 )
@@ -84,13 +84,12 @@ def annotate(
     if options.replicons is not None:
         # One table for every genome of the run, as if each ran alone: checked against each.
         contigs = {
-            path.name: {record.id for record in read_fasta(path, service=SERVICE)}
-            for path in samples.values()
+            path.name: {record.id for record in read_genome(path)} for path in samples.values()
         }
         table_type = read_replicon_table(options.replicons, options.replicon_table_type, contigs)
     else:
         for path in samples.values():
-            read_fasta(path, service=SERVICE)
+            read_genome(path)
 
     api: Api
     recorded = _recorded_api(jobfile)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fasta import read_fasta
+from ..fasta import BAKTA_DNA, BIOPYTHON, FastaRecord, read_fasta
 
 SERVICE = "bakta"
 # The result files, by the suffix the Bakta command line gives each (v1.RESULT_FILES and
@@ -192,9 +192,17 @@ class AnnotationOptions:
 GENOME_SUFFIXES = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat")
 
 
+def read_genome(path: Path) -> list[FastaRecord]:
+    """A genome as Bakta reads it (Biopython's FASTA reader, then its DNA pattern): gzip
+    read decompressed, '-' dropped, no U, nothing before the first header."""
+    return read_fasta(path, service=SERVICE, alphabet=BAKTA_DNA, layout=BIOPYTHON)
+
+
 def _stem(path: Path, suffixes: Iterable[str]) -> str:
-    """The input's file name without its format's suffix."""
+    """The input's file name without its format's suffix (and a gzip one)."""
     stem = path.name
+    if stem.lower().endswith(".gz") and len(stem) > 3:
+        stem = stem[:-3]
     for suffix in suffixes:
         if stem.lower().endswith(suffix) and len(stem) > len(suffix):
             return stem[: -len(suffix)]
@@ -345,7 +353,9 @@ def _trusted_header_problem(header: str) -> str | None:
 
 def check_proteins(path: Path) -> None:
     """A protein FASTA for bakta_proteins: amino acids, not nucleotides."""
-    records = read_fasta(path, service=SERVICE, alphabet=PROTEIN_LETTERS, keep_sequences=True)
+    records = read_fasta(
+        path, service=SERVICE, alphabet=PROTEIN_LETTERS, keep_sequences=True, layout=BIOPYTHON
+    )
     for record in records:
         if not set(record.sequence) - NUCLEOTIDE_LETTERS:
             raise InputError(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NetworkError, RemoteJobsError
+from ..fasta import upload_body
 from ..jobfile import JobFile
 from .api import Endpoints, ResultFile, result_files
 from .options import SERVICE, AnnotationOptions
@@ -67,7 +68,8 @@ class V1:
         jobfile.put(name, record)  # before anything else: a crash now still leaves a trace
         http, options = self.client.http, self.options
         # Bakta's docs: all three links must be PUT, unused ones with an empty body.
-        http.upload(answer["uploadLinkFasta"], path, job=job["jobID"])
+        with upload_body(path) as body:  # no byte order mark: Bakta's reader takes none
+            http.request("PUT", answer["uploadLinkFasta"], job=job["jobID"], data=body)
         http.upload(answer["uploadLinkProdigal"], options.prodigal_tf, job=job["jobID"])
         http.upload(answer["uploadLinkReplicons"], options.replicons, job=job["jobID"])
         self.client.start(job, options.v1_config())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NetworkError, RemoteJobError
+from ..fasta import upload_body
 from ..jobfile import JobFile
 from .api import Endpoints, ResultFile, Workflow, result_files
 from .options import SERVICE
@@ -29,6 +30,9 @@ RESULT_FILES = {
     "circular_plot_png": "png",
     "circular_plot_svg": "svg",
 }
+# The uploads Bakta reads with Biopython's FASTA reader (its io/fasta.py and
+# expert/protein_sequences.py).
+FASTA_UPLOADS = frozenset({"genome_fasta", "protein_fasta", "trusted_proteins_file"})
 V2_VERSION_KEYS = (
     "backend_version",
     "bakta_version",
@@ -124,6 +128,9 @@ class V2:
                 self.client.http.request(
                     "PUT", links[kind], job=job["job_id"], data=self.replacements[kind]
                 )
+            elif kind in FASTA_UPLOADS:  # no byte order mark: Bakta's reader takes none
+                with upload_body(file) as body:
+                    self.client.http.request("PUT", links[kind], job=job["job_id"], data=body)
             else:
                 self.client.http.upload(links[kind], file, job=job["job_id"])
         self.client.start(job, workflow.kind, workflow.config)
