@@ -7,6 +7,7 @@ import io
 import json
 import re
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,8 +166,12 @@ def test_the_genome_check_agrees_with_bakta_s_reader(case: tuple[Any, bool, bool
         path = Path(folder) / "genome.fasta"
         path.write_bytes(content)
         ours = outcome(bakta.read_genome, content)
-        with upload_body(path) as body:
-            sent = body.read()
+        try:
+            with upload_body(path) as body:  # what is sent once the check passed
+                sent = body.read()
+        except (EOFError, OSError, zlib.error):  # a broken gzip file: the check refused it
+            assert isinstance(ours, InputError)
+            sent = content
     theirs = bakta_reads(sent)
     if not isinstance(ours, InputError):
         assert theirs == [record.id for record in ours]
