@@ -23,6 +23,7 @@ DEFAULT_CONFIG = {
     **{f"skip_{name}": False for name in bakta.SKIPS},
 }  # fmt: skip
 PROTEINS = ">prot1 a protein\nMSKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTTGKLPVPWPTLVTTF\n>prot2\nMKKLLPTAAAGLLLLAAQPAMAHHHHHH\n"
+TRUSTED = ">T1 gfp~~~Green fluorescent protein~~~UniRef:UniRef90_P42212\nMSKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTTGKLPVPWPTLVTTF\n"
 HMM = "HMMER3/f [3.3.2 | Nov 2020]\nNAME  test\nLENG  10\n//\n"
 REGIONS = "##gff-version 3\ncontig_1\tuser\tCDS\t84\t452\t.\t+\t0\tID=r1\n"
 
@@ -35,7 +36,7 @@ def v2_server() -> Iterator[FakeBakta]:
 
 @pytest.fixture
 def v2_workdir(workdir: Path) -> Path:
-    (workdir / "trusted.faa").write_text(PROTEINS)
+    (workdir / "trusted.faa").write_text(TRUSTED)
     (workdir / "proteins.faa").write_text(PROTEINS)
     (workdir / "trusted.hmm").write_text(HMM)
     (workdir / "regions.gff3").write_text(REGIONS)
@@ -131,7 +132,7 @@ def test_every_v2_option_reaches_the_config_and_every_file_its_upload(
         "prodigal_training_file": (v2_workdir / "training.tf").read_bytes(),
         "replicons_table": (v2_workdir / "replicons.tsv").read_bytes(),
         "regions_file": REGIONS.encode(),
-        "trusted_proteins_file": PROTEINS.encode(),
+        "trusted_proteins_file": TRUSTED.encode(),
         "hmms_file": HMM.encode(),
     }
     assert job.workflow_kind == "bakta_baktfold"
@@ -139,15 +140,6 @@ def test_every_v2_option_reaches_the_config_and_every_file_its_upload(
     names = sorted(p.name for p in (v2_workdir / "out" / "genome").iterdir())
     assert names == sorted(f"genome.{s}" for s in bakta.BAKTFOLD_FORMATS)
     assert "Baktfold 0.1.1, database 0.1" in result.stderr.splitlines()[0]
-
-
-def test_plots_asked_for_with_skip_plot_are_refused_before_any_request(
-    v2_server: FakeBakta, workdir: Path
-) -> None:
-    result = annotate(v2_server, workdir, "genome.fasta", "--skip-plot", "--format", "svg")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "error: bakta: --skip-plot makes no svg file"
-    assert v2_server.log == []
 
 
 def test_a_csv_replicon_table_is_sent_as_bakta_tsv(v2_server: FakeBakta, v2_workdir: Path) -> None:

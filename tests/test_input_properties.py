@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import re
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from hypothesis import strategies as st
 
 from remote_jobs import bakta, codon
 from remote_jobs.errors import InputError
-from remote_jobs.fasta import ACGTUN, IUPAC_DNA, read_fasta
+from remote_jobs.fasta import ACGTUN, IUPAC_DNA, read_fasta, upload_body
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -225,3 +229,72 @@ def test_fitness_spec_parser_reads_valid_specs(name: str, params: dict[str, str]
     text = name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
     spec = codon.FitnessSpec.parse(text)
     assert (spec.name, spec.params) == (name, params)
+
+
+# Bakta's own reader, as the oracle of the genome check (bakta/io/fasta.py, import_sequences):
+# xopen (gzip decompressed, text mode: UTF-8, universal newlines), Biopython's FASTA parser,
+# then the DNA pattern on the upper-cased sequence without '-'. Biopython is a test-only
+# dependency (requirements-dev.txt): the runner never imports it.
+BAKTA_DNA_PATTERN = re.compile(r"[ATGCNMRWSYKVHDBN]+", re.IGNORECASE)
+
+
+def bakta_reads(upload: bytes) -> list[str] | None:
+    """The sequence ids Bakta imports from what was uploaded, or None where Bakta fails."""
+    from Bio import SeqIO
+
+    try:
+        if upload.startswith(b"\x1f\x8b"):
+            upload = gzip.decompress(upload)
+        ids = []
+        for record in SeqIO.parse(io.StringIO(upload.decode("utf-8"), newline=None), "fasta"):
+            sequence = str(record.seq).upper().replace("-", "")
+            if BAKTA_DNA_PATTERN.fullmatch(sequence) is None:
+                return None
+            ids.append(record.id)
+    except (ValueError, EOFError, OSError):  # UnicodeDecodeError is a ValueError
+        return None
+    return ids or None  # no sequence: "input file contains no valid sequences"
+
+
+genome_like = st.tuples(
+    st.lists(
+        st.one_of(
+            st.builds(lambda s: ">" + s, st.text(alphabet="c12 \t\x01é-_", max_size=8)),
+            st.text(alphabet="ACGTUNRYacgtun-*EF \t\r\x0b>", max_size=30),
+            st.text(max_size=10),
+            st.just(""),
+        ),
+        max_size=10,
+    ).map("\n".join),
+    st.booleans(),  # a byte order mark first
+    st.booleans(),  # gzip-compressed
+)
+
+
+@SETTINGS
+@given(st.one_of(genome_like, st.tuples(st.binary(max_size=200), st.just(False), st.booleans())))
+def test_the_genome_check_agrees_with_bakta_s_reader(case: tuple[Any, bool, bool]) -> None:
+    """What the check takes, Bakta takes, as uploaded (the same sequences); what Bakta takes,
+    the check takes, but for what the check refuses on purpose (a duplicate or empty id, a
+    control character in a header, a lone CR, which Biopython reads as a line end)."""
+    text, bom, packed = case
+    content = (b"\xef\xbb\xbf" if bom else b"") + (text.encode() if isinstance(text, str) else text)
+    if packed:
+        content = gzip.compress(content, mtime=0)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "genome.fasta"
+        path.write_bytes(content)
+        ours = outcome(bakta.read_genome, content)
+        try:
+            with upload_body(path) as body:  # what is sent once the check passed
+                sent = body.read()
+        except (EOFError, OSError, zlib.error):  # a broken gzip file: the check refused it
+            assert isinstance(ours, InputError)
+            sent = content
+    theirs = bakta_reads(sent)
+    if not isinstance(ours, InputError):
+        assert theirs == [record.id for record in ours]
+        assert b"\xef\xbb\xbf" not in sent[:3] and not (packed and bom and sent[:2] == b"\x1f\x8b")
+    elif theirs is not None:
+        on_purpose = ("duplicate sequence id", "control character", "without a sequence id")
+        assert any(words in ours.message for words in on_purpose) or b"\r" in content, ours

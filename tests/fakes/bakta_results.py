@@ -275,13 +275,26 @@ def _annotate_psc(feat: Feature) -> None:
 
 
 def _annotate(
-    contigs: list[dict[str, Any]], prefix: str, table: int, increment: int = 5
+    contigs: list[dict[str, Any]],
+    prefix: str,
+    table: int,
+    increment: int = 5,
+    regions: Sequence[tuple[str, int, int, str]] = (),
 ) -> list[Feature]:
-    """CDS features in Bakta's JSON layout, with locus tags <prefix>_00005, _00010, ..."""
+    """CDS features in Bakta's JSON layout, with locus tags <prefix>_00005, _00010, ...
+
+    `regions`: user-provided CDSs (original sequence id, start, stop, strand), which replace
+    the predicted ones they overlap and are marked `"source": "user-provided"` as Bakta marks
+    them (bakta/features/cds.py: import_user_cdss).
+    """
     features = []
     for contig in contigs:
         seq, length = contig["sequence"], contig["length"]
-        for start, stop, strand in _find_orfs(seq, table):
+        user = [(a, b, s) for seq_id, a, b, s in regions if seq_id == contig["orig_id"]]
+        predicted = [
+            o for o in _find_orfs(seq, table) if all(o[1] < u[0] or o[0] > u[1] for u in user)
+        ]
+        for start, stop, strand in sorted(predicted + user):
             forward = strand == "+"
             nt = seq[start - 1 : stop] if forward else _revcomp(seq[start - 1 : stop])
             upstream = seq[max(0, start - 21) : start - 1] if forward else seq[stop : stop + 20]
@@ -302,6 +315,7 @@ def _annotate(
                     "aa_hexdigest": hashlib.md5(aa.encode()).hexdigest(),
                     "start_type": nt[:3],
                     "rbs_motif": _rbs_motif(upstream if forward else _revcomp(upstream)),
+                    **({"source": "user-provided"} if (start, stop, strand) in user else {}),
                 }
             )
     hypothetical = [int(f["aa_hexdigest"][:2], 16) % 3 == 0 for f in features]
@@ -782,6 +796,7 @@ def make_results(
     run_date: str = RUN_DATE,
     locus_tag_increment: int = 5,
     skip_cds: bool = False,
+    regions: Sequence[tuple[str, int, int, str]] = (),
 ) -> dict[str, bytes]:
     """All result files of one Bakta web API job, keyed by the API's result keys.
 
@@ -792,7 +807,11 @@ def make_results(
     if not contigs:
         raise ValueError("the FASTA holds no sequence")
     features = _annotate(
-        contigs, locus_tag or _tag_prefix(contigs, 6), translation_table, locus_tag_increment
+        contigs,
+        locus_tag or _tag_prefix(contigs, 6),
+        translation_table,
+        locus_tag_increment,
+        regions,
     )
     if skip_cds:
         features = []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import hashlib
+import io
 import re
 import secrets
 import uuid
@@ -71,6 +73,9 @@ V2_CONFIG: dict[str, type] = {
         "gap", "ori", "filter", "plot",
     )},
 }  # fmt: skip
+NO_SUCH_KEY = (
+    b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"
+)
 USE_FLAGS = {
     "use_prodigal_training_file": "prodigal_training_file",
     "use_replicons": "replicons_table",
@@ -78,6 +83,46 @@ USE_FLAGS = {
     "use_trusted_proteins": "trusted_proteins_file",
     "use_hmms": "hmms_file",
 }
+
+
+def bakta_refuses(locus: Any, locus_tag: Any, compliant: Any) -> str | None:
+    """What Bakta's config.py says of a locus or locus tag it refuses (the job then fails)."""
+    if locus and re.fullmatch(r"[A-Za-z\d_.:*#-]{1,20}", str(locus)) is None:
+        return f"ERROR: invalid 'locus' parameter ({locus})!"
+    if locus_tag:
+        rule = r"[A-Z][A-Z0-9]{2,11}" if compliant else r"[A-Za-z\d_.-]{1,24}"
+        if re.fullmatch(rule, str(locus_tag)) is None:
+            what = "INSDC-incompliant" if compliant else "invalid"
+            return f"ERROR: {what} 'locus-tag' parameter ({locus_tag})!"
+    return None
+
+
+def backend_name(name: Any) -> str:
+    """The job name as the backend sanitises it: each run of characters outside
+    [0-9a-zA-Z_.] becomes one '_', cut at 63, trailing non-alphanumerics stripped."""
+    return re.sub(r"[^0-9a-zA-Z]+$", "", re.sub(r"[^0-9a-zA-Z_.]+", "_", str(name))[:63])
+
+
+def is_label(name: str) -> bool:
+    """A Kubernetes label value (the name labels the job in the workflow engine)."""
+    return re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", name) is not None
+
+
+def bakta_import(fasta: bytes) -> bytes:
+    """A genome as Bakta's reader takes it (bakta/io/fasta.py): xopen decompresses gzip, then
+    Biopython's FastaIterator (the first line must be a '>' header: a byte order mark makes it
+    none) and Bakta's DNA pattern after dropping '-'. Raises ValueError where Bakta fails."""
+    if fasta.startswith(b"\x1f\x8b"):
+        fasta = gzip.decompress(fasta)
+    lines = io.StringIO(fasta.decode("utf-8"), newline=None).readlines()
+    if lines and not lines[0].startswith(">"):
+        raise ValueError("ERROR: wrong genome file format!")
+    for chunk in "".join(lines).split("\n>"):
+        sequence = "".join(chunk.partition("\n")[2].split("\n"))
+        sequence = re.sub(r"[ \t\r]", "", sequence).upper().replace("-", "")
+        if re.fullmatch(r"[ATGCNMRWSYKVHDBN]+", sequence) is None:
+            raise ValueError("Fasta sequence contains invalid DNA characters!")
+    return fasta
 
 
 def _now() -> str:
@@ -122,6 +167,13 @@ class FakeBakta(FakeServer):
     ) -> None:
         super().__init__()
         self.v2 = v2  # also serve /api/v2 (a v1-only deployment answers 404 there)
+        # An intermediate build of the newer backend listed all 14 links of a Bakta job, and
+        # a link to a file Bakta did not write answered 404; the newer one lists what exists.
+        self.lists_every_file = False
+        # The name under which the service's workflow hands a regions upload to Bakta, which
+        # picks its parser by the suffix: the backend stores it as `regions`, and Bakta imports
+        # nothing from a file without a suffix ("suffix not detected", a warning in its log).
+        self.regions_name = "regions"
         self.version_v2 = {
             "backend_version": "0.6.0", "bakta_version": "1.11.0", "bakta_db_version": "6.0",
             "baktfold_version": "0.1.1", "baktfold_db_version": "0.1",
@@ -176,7 +228,7 @@ class FakeBakta(FakeServer):
             job = FakeJob(
                 str(uuid.uuid4()),
                 secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")[:32],
-                body["name"],
+                backend_name(body["name"]),
             )
             job.script = list(self.scripts.get(job.name, self.script))
             self.jobs[job.id] = job
@@ -230,18 +282,16 @@ class FakeBakta(FakeServer):
         job_id, _, kind = request.path[len(BUCKET + "/jobs/") :].partition("/")
         job = self.jobs.get(job_id)
         if job is None:
-            return Response(
-                404,
-                b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
-                {"Content-Type": "application/xml"},
-            )
+            return Response(404, NO_SUCH_KEY, {"Content-Type": "application/xml"})
         if request.method == "PUT" and job.api == 2:
             if kind not in job.uploads:
                 return Response(403, b"<Error><Code>AccessDenied</Code></Error>")
             job.uploads[kind] = request.body
             return Response(200, b"", {"ETag": f'"{hashlib.md5(request.body).hexdigest()}"'})
         if kind.startswith("results/v2/"):
-            data = job.results[kind.removeprefix("results/v2/")]
+            data = job.results.get(kind.removeprefix("results/v2/"))
+            if data is None:
+                return Response(404, NO_SUCH_KEY, {"Content-Type": "application/xml"})
             return Response(200, data, {"ETag": f'"{hashlib.md5(data).hexdigest()}"'})
         if request.method == "PUT":
             slot = {
@@ -291,8 +341,15 @@ class FakeBakta(FakeServer):
             self.fail_in_bakta(job, "ERROR: replicon table is empty or malformed")
         if not (job.uploads["fasta"] or b"").strip():
             self.fail_in_bakta(job, "ERROR: the FASTA file is empty", at_once=True)
+        if refusal := bakta_refuses(
+            config.get("locus"), config.get("locusTag"), config["compliant"]
+        ):
+            self.fail_in_bakta(job, refusal)
         if config.get("prodigalTrainingFile") is not None and not job.uploads["prodigal"]:
             return json_response("Prodigal training file missing", 400)
+        if not is_label(job.name):  # the workflow engine refuses the job's label
+            job.script = ["INIT", "ERROR"]
+            job.failure = "engine"
         self.begin(job, config)
         return Response(200, b"")
 
@@ -385,7 +442,7 @@ class FakeBakta(FakeServer):
         config = job.config or {}
         return make_results(
             job.name,
-            job.uploads["fasta"] or b"",
+            bakta_import(job.uploads["fasta"] or b""),
             locus_tag=config.get("locusTag") or "",
             genus=config.get("genus"),
             species=config.get("species"),
@@ -453,7 +510,7 @@ class FakeBakta(FakeServer):
         job = FakeJob(
             str(uuid.uuid4()),
             secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")[:32],
-            re.sub(r"[^0-9a-zA-Z_.]", "_", body["name"])[:63],
+            backend_name(body["name"]),
             uploads={u["upload_kind"]: None for u in workflow["uploads"]},
             api=2,
             workflow_kind=workflow["workflow_kind"],
@@ -488,6 +545,11 @@ class FakeBakta(FakeServer):
         config = body["config"]
         if not isinstance(config, dict):
             return json_response("Json deserialize error: config", 422)
+        stages = next(w["stages"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind)
+        tools = {"bakta": "bakta_version", "bakta_proteins": "bakta_version", "baktfold": "baktfold_version"}  # fmt: skip
+        if any(not self.version_v2.get(tools[stage]) for stage in stages):
+            # The workflow template names the versions; a deployment without Baktfold has none.
+            return json_response("Missing Bakta or Baktfold version for workflow template", 400)
         if job.workflow_kind in ("bakta", "bakta_baktfold"):
             # Stricter than the backend (serde ignores unknown fields): a misspelt field of
             # ours, say v1's completeGenome, must not pass silently in the tests.
@@ -501,6 +563,10 @@ class FakeBakta(FakeServer):
                 return json_response("Invalid translation_table", 400)
             if config.get("locus_tag_increment", 1) not in (1, 5, 10):
                 return json_response("Invalid locus_tag_increment", 400)
+            if refusal := bakta_refuses(
+                config.get("locus"), config.get("locus_tag"), config.get("compliant")
+            ):
+                self.fail_in_bakta(job, refusal)
             for flag, upload in USE_FLAGS.items():
                 if config.get(flag) and not job.uploads.get(upload):
                     self.fail_in_bakta(job, f"ERROR: {upload} file does not exist or is empty!")
@@ -514,6 +580,9 @@ class FakeBakta(FakeServer):
             self.fail_in_bakta(
                 job, f"ERROR: {required} file does not exist or is empty!", at_once=True
             )
+        if not is_label(job.name):  # the workflow engine refuses the job's label
+            job.script = ["INIT", "ERROR"]
+            job.failure = "engine"
         self.begin(job, config)
         return json_response(None)
 
@@ -545,12 +614,30 @@ class FakeBakta(FakeServer):
         result_kind = next(
             w["result_kind"] for w in WORKFLOWS if w["workflow_kind"] == job.workflow_kind
         )
-        files = {key: self.presign(f"jobs/{job.id}/results/v2/{key}", "GET") for key in job.results}
+        listed = list(job.results)
+        if self.lists_every_file and job.workflow_kind in ("bakta", "bakta_baktfold"):
+            listed = list(V2_KEYS.values())
+        files = {key: self.presign(f"jobs/{job.id}/results/v2/{key}", "GET") for key in listed}
         return json_response({
             "job_id": job.id, "workflow_kind": job.workflow_kind, "started": job.started,
             "updated": job.updated, "name": job.name,
             "result": {"result_kind": result_kind, "files": files},
         })  # fmt: skip
+
+    def imported_regions(self, job: FakeJob) -> list[tuple[str, int, int, str]]:
+        """The CDSs Bakta imports from the job's regions file (GFF3 read as Bakta reads it)."""
+        upload = job.uploads.get("regions_file")
+        if not (job.config or {}).get("use_regions") or not upload:
+            return []
+        if not self.regions_name.lower().endswith((".gff", ".gff3")):
+            return []  # Bakta: "user-provided regions/features file suffix not detected!"
+        regions = []
+        for line in upload.decode().splitlines():
+            cells = line.split("\t")
+            if line.startswith("#") or len(cells) != 9 or cells[2].lower() != "cds":
+                continue
+            regions.append((cells[0], int(cells[3]), int(cells[4]), cells[6]))
+        return regions
 
     def results_v2(self, job: FakeJob) -> dict[str, bytes]:
         """The result files of a v2 job, by `result.files` key."""
@@ -567,7 +654,7 @@ class FakeBakta(FakeServer):
             )  # fmt: skip
         results = make_results(
             job.name,
-            job.uploads["genome_fasta"] or b"",
+            bakta_import(job.uploads["genome_fasta"] or b""),
             locus_tag=config.get("locus_tag") or "",
             genus=config.get("genus"),
             species=config.get("species"),
@@ -577,9 +664,17 @@ class FakeBakta(FakeServer):
             db_version=self.version_v2["bakta_db_version"],
             locus_tag_increment=config.get("locus_tag_increment", 1),
             skip_cds=config.get("skip_cds", False),
+            regions=self.imported_regions(job),
         )
-        if config.get("skip_plot"):
+        # Bakta's main.py: no plot with --skip-plot or --meta, no hypotheticals with
+        # --skip-cds; the inference table came with Bakta 1.10.
+        if config.get("skip_plot") or config.get("meta"):
             del results["PNGCircularPlot"], results["SVGCircularPlot"]
+        if config.get("skip_cds"):
+            del results["TSVHypothetical"], results["FAAHypothetical"]
+        major, minor = (int(part) for part in self.version_v2["bakta_version"].split(".")[:2])
+        if (major, minor) < (1, 10):
+            del results["TSVInference"]
         files = {V2_KEYS[key]: data for key, data in results.items()}
         if job.workflow_kind == "bakta_baktfold":
             return {

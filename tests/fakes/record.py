@@ -118,6 +118,7 @@ SCENARIOS = [
         {**GENOME, "replicons.tsv": "bakta_replicons.tsv", "training.tf": "bakta_prodigal.tf"},
         BAKTA_HOST,
     ),
+    Scenario("bakta_gzip", _bakta(), ["bakta", "annotate", "bakta_genome.fasta.gz", "--outdir", "out", *FEW, *POLL], {"bakta_genome.fasta.gz": "bakta_genome.fasta.gz"}, BAKTA_HOST),
     Scenario("bakta_error", _bakta(script=["INIT", "RUNNING", "ERROR"]), ["bakta", "annotate", "bakta_genome.fasta", "--outdir", "out", *POLL], GENOME, BAKTA_HOST, expect_rc=4),
     Scenario(
         "bakta_batch",

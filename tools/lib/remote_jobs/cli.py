@@ -239,13 +239,17 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option(
     "--proteins",
     type=existing_file,
-    help="Trusted proteins for CDS annotation (FASTA or GenBank; API v2).",
+    help="Trusted proteins for CDS annotation: FASTA with Bakta's '>id gene~~~product~~~dbxrefs'"
+    " headers, not GenBank (the service stores them as .faa) (API v2).",
 )
 @click.option(
     "--hmms", type=existing_file, help="Trusted HMMs for CDS annotation (HMMER3; API v2)."
 )
 @click.option(
-    "--regions", type=existing_file, help="Pre-annotated regions to keep (GFF3 or GenBank; API v2)."
+    "--regions",
+    type=existing_file,
+    help="Pre-annotated regions to keep (GFF3 or GenBank; API v2); the run says how many CDSs"
+    " Bakta took from them (none where the service does not hand the file on readably).",
 )
 @click.option(
     "--translation-table",
@@ -265,13 +269,17 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     show_default=True,
     help="Cell envelope: monoderm (gram +) or diderm (gram -).",
 )
-@click.option("--meta", is_flag=True, help="Metagenome mode (API v2).")
+@click.option("--meta", is_flag=True, help="Metagenome mode; Bakta makes no plots (API v2).")
 @click.option("--genus")
 @click.option("--species")
 @click.option("--strain")
 @click.option("--plasmid")
-@click.option("--locus", help="Locus name prefix.")
-@click.option("--locus-tag", help="Locus tag prefix.")
+@click.option("--locus", help="Locus name prefix: 1 to 20 of A-Z a-z 0-9 _.:*#- (Bakta's rule).")
+@click.option(
+    "--locus-tag",
+    help="Locus tag prefix: 1 to 24 of A-Z a-z 0-9 _.- (Bakta's rule); with --compliant 3 to 12"
+    " of A-Z 0-9, beginning with a letter.",
+)
 @click.option(
     "--locus-tag-increment",
     type=click.Choice(["1", "5", "10"]),
@@ -290,8 +298,9 @@ existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
     "formats",
     multiple=True,
     type=click.Choice((*bakta.FORMATS, bakta.LOG)),
-    help="Result file to fetch (repeatable) [default: all the service gives]; 'log': also the"
-    " job's log from the service (fetched only when asked for).",
+    help="Result file to fetch (repeatable) [default: all the service gives]; one the service"
+    " did not produce is named and the others fetched (only json must be there); 'log': also"
+    " the job's log from the service (fetched only when asked for).",
 )
 @resubmit_option
 @run_options
@@ -324,7 +333,10 @@ def bakta_annotate(
     resubmit: int,
     run: RunSettings,
 ) -> None:
-    """Annotate bacterial GENOMES (FASTA); each is its own remote job.
+    """Annotate bacterial GENOMES (FASTA, gzip-compressed or not); each is its own remote job.
+
+    Each genome is checked as Bakta reads it (no U; '-' gaps taken; nothing before the first
+    header); a byte order mark is left out of the upload, a compressed genome sent as it is.
 
     Results: OUTDIR/<sample>/<sample>.<ext>, named like the Bakta command line's. Uses the
     service's API v2 when it has one; options marked "API v2" stop the run on a v1-only one.

@@ -19,6 +19,7 @@ from .options import (
     SERVICE,
     SKIPS,
     AnnotationOptions,
+    read_genome,
     read_replicon_table,
     sample_name,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "BaktaV2Client",
     "Service",
     "annotate",
+    "read_genome",
     "read_replicon_table",
     "run_workflow",
     "sample_name",

@@ -106,7 +106,9 @@ class Api(Protocol):
     label: str
     http: HttpClient
 
-    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]: ...
+    def submit(
+        self, name: str, label: str, path: Path, jobfile: JobFile
+    ) -> dict[str, Any]: ...  # label: the job's name on the service (options.job_name)
     def ref(self, record: dict[str, Any]) -> dict[str, str]: ...
     def poll(
         self, refs: list[dict[str, str]]

@@ -26,15 +26,16 @@ from ..errors import (
     RemoteJobError,
     RemoteJobsError,
 )
-from ..fasta import read_fasta
 from ..files import sizes, staged, whole
 from ..jobfile import JobFile, JobFileError, results_in
 from ..polling import PollPolicy, Progress, Waiter
+from . import results
 from .api import SUCCESS, Api, Workflow
 from .logs import Failure
 from .options import (
     BAKTFOLD_FORMATS,
     FORMATS,
+    GENOME_SUFFIXES,
     LOG,
     PROTEIN_FORMATS,
     SERVICE,
@@ -43,6 +44,8 @@ from .options import (
     check_options,
     check_proteins,
     csv_to_tsv,
+    job_name,
+    read_genome,
     read_replicon_table,
     sample_name,
 )
@@ -80,20 +83,22 @@ def annotate(
     """
     check_options(options)
     chosen = _formats(formats, FORMATS)
-    if "plot" in options.skips and chosen and (plots := {"png", "svg"} & set(chosen)):
-        raise InputError(SERVICE, f"--skip-plot makes no {', '.join(sorted(plots))} file")
+    plots = set(chosen or ()) & {"png", "svg"}
+    if plots and "png" not in options.result_formats():
+        # backend: Bakta makes no plot with --skip-plot or in metagenome mode (its main.py).
+        why = "--skip-plot" if "plot" in options.skips else "--meta"
+        raise InputError(SERVICE, f"{why} makes no {', '.join(sorted(plots))} file")
     samples = _samples(genomes, outdir, jobfile)
     table_type = "TSV"
     if options.replicons is not None:
         # One table for every genome of the run, as if each ran alone: checked against each.
         contigs = {
-            path.name: {record.id for record in read_fasta(path, service=SERVICE)}
-            for path in samples.values()
+            path.name: {record.id for record in read_genome(path)} for path in samples.values()
         }
         table_type = read_replicon_table(options.replicons, options.replicon_table_type, contigs)
     else:
         for path in samples.values():
-            read_fasta(path, service=SERVICE)
+            read_genome(path)
 
     api: Api
     recorded = _recorded_api(jobfile)
@@ -120,7 +125,11 @@ def annotate(
             replacements["replicons_table"] = csv_to_tsv(options.replicons)
         api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
         progress.info(SERVICE, service.provenance(workflow))
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress, resubmit).run()
+    batch = _Batch(
+        api, samples, outdir, chosen, options.result_formats(), jobfile, waiter, progress, resubmit
+    )
+    batch.regions = options.regions
+    return batch.run()
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,9 @@ def run_workflow(
     api = V2(_v2_for(service, workflow, recorded), workflow, {})
     progress.info(SERVICE, service.provenance(workflow))
     chosen = _formats(formats, spec.formats)
-    return _Batch(api, samples, outdir, chosen, jobfile, waiter, progress, resubmit).run()
+    batch = _Batch(api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress, resubmit)
+    batch.suffixes = spec.suffixes
+    return batch.run()
 
 
 def _recorded_api(jobfile: JobFile) -> str | None:
@@ -221,7 +232,7 @@ def _samples(
     paths: list[Path],
     outdir: Path,
     jobfile: JobFile,
-    suffixes: Iterable[str] = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat"),
+    suffixes: Iterable[str] = GENOME_SUFFIXES,
 ) -> dict[str, Path]:
     samples: dict[str, Path] = {}
     for path in paths:
@@ -246,6 +257,7 @@ class _Batch:
         samples: dict[str, Path],
         outdir: Path,
         formats: tuple[str, ...] | None,
+        expected: tuple[str, ...],
         jobfile: JobFile,
         waiter: Waiter,
         progress: Progress,
@@ -254,6 +266,11 @@ class _Batch:
         self.api, self.samples, self.outdir = api, samples, outdir
         self.want_log = formats is not None and LOG in formats
         self.formats = None if formats is None else tuple(f for f in formats if f != LOG)
+        self.expected = expected  # the files the service should make, when formats is None
+        # dropped from an input's file name to name its job; the user's regions file (fetch
+        # says whether Bakta used it)
+        self.suffixes: tuple[str, ...] = GENOME_SUFFIXES
+        self.regions: Path | None = None
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
         self.resubmit = resubmit  # times a job that failed inside the service is submitted again
         self.pending: dict[str, str] = {}  # job id -> sample name
@@ -374,7 +391,8 @@ class _Batch:
         """A new job for this sample, followed from now on; `extra` goes on its record."""
         # The job is on record (not started) from its init on; started once job/start is
         # answered: a rerun never starts a job twice (see reattach).
-        record = self.api.submit(name, self.samples[name], self.jobfile)
+        path = self.samples[name]
+        record = self.api.submit(name, job_name(path, self.suffixes), path, self.jobfile)
         self.jobfile.put(name, {**record, "started": True, **extra})
         job_id = str(record["id"])
         self.pending[job_id] = name
@@ -482,17 +500,22 @@ class _Batch:
     def fetch(self, name: str, job_id: str) -> None:
         """Download the chosen result files; the sample's folder appears only when all are in.
 
-        `formats` None: every file the service lists, unknown ones kept under their key.
+        `formats` None: every file the service lists, unknown ones kept under their key. A file
+        the service did not produce (not listed, or listed and answering 404) is named and the
+        others fetched; only `json`, which every finished job has, must be there (results.py).
         """
-        files = self.api.result_files(self.api.ref(self.record(name)))
+        files = listed = self.api.result_files(self.api.ref(self.record(name)))
+        if results.ALWAYS not in files:
+            raise RemoteJobError(
+                SERVICE,
+                f"the service lists no {results.ALWAYS} file, which every finished job has"
+                f" (it lists {', '.join(sorted(files)) or 'none'})",
+                job_id,
+            )
+        wanted = self.formats or self.expected
+        missing = [suffix for suffix in wanted if suffix not in files]
         if self.formats is not None:
-            if missing := set(self.formats) - set(files):
-                raise RemoteJobError(
-                    SERVICE, f"the service returned no {', '.join(sorted(missing))} file", job_id
-                )
             files = {suffix: file for suffix, file in files.items() if suffix in self.formats}
-        elif not files:
-            raise RemoteJobError(SERVICE, "the service lists no result file", job_id)
         for file in files.values():
             if problem := file.problem():
                 raise RemoteJobError(SERVICE, problem, job_id)
@@ -501,11 +524,21 @@ class _Batch:
         with staged(self.outdir, SERVICE, ours=ours) as partial:
             folder = partial / name
             folder.mkdir()
-            for file in files.values():
-                self.api.http.download(str(file.link), folder / f"{name}.{file.suffix}", job=job_id)
+            missing += results.fetch_files(self.api.http, files, folder, name, job_id)
+            if self.regions is not None:
+                used = results.regions_line(
+                    self.api.http, listed[results.ALWAYS], folder, name, job_id, self.regions
+                )
             if log is not None:
                 (folder / f"{name}.{LOG}").write_text(log, encoding="utf-8")
             fetched = sizes(folder)
+        if self.regions is not None:
+            self.progress.info(SERVICE, used)
+        if missing:
+            self.progress.info(
+                SERVICE,
+                f"{name}: the service did not produce {', '.join(missing)}; fetched the rest",
+            )
         where = str((self.outdir / name).absolute())
         record = {**self.record(name), "fetched": True, "folder": where, "files": fetched}
         self.jobfile.put(name, record)

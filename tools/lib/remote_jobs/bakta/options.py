@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fasta import read_fasta
+from ..fasta import BAKTA_DNA, BIOPYTHON, FastaRecord, read_fasta
 
 SERVICE = "bakta"
 # The result files, by the suffix the Bakta command line gives each (v1.RESULT_FILES and
@@ -57,6 +57,11 @@ SKIPS = (
 )
 REPLICON_TYPES = frozenset({"chromosome", "plasmid", "contig", "c", "p"})
 TOPOLOGIES = frozenset({"circular", "linear", "c", "l"})
+# Bakta's own rules (its config.py and constants.py); a job breaking them fails only after
+# its queue wait, so they are checked here first.
+LOCUS = re.compile(r"[A-Za-z0-9_.:*#-]{1,20}")
+LOCUS_TAG = re.compile(r"[A-Za-z0-9_.-]{1,24}")
+LOCUS_TAG_COMPLIANT = re.compile(r"[A-Z][A-Z0-9]{2,11}")  # INSDC, with --compliant
 PROTEIN_LETTERS = frozenset("ACDEFGHIKLMNPQRSTVWYBZXJUO*")
 NUCLEOTIDE_LETTERS = frozenset("ACGTUN")
 
@@ -109,6 +114,16 @@ class AnnotationOptions:
             ("--baktfold", self.baktfold),
         ]
         return [option for option, used in wanted if used]
+
+    def result_formats(self) -> tuple[str, ...]:
+        """The files a genome annotation with these options makes (Bakta's main.py: no plot
+        with --skip-plot or in metagenome mode, no hypotheticals with --skip-cds)."""
+        unmade = set()
+        if "plot" in self.skips or self.meta:
+            unmade |= {"png", "svg"}
+        if "cds" in self.skips:
+            unmade |= {"hypotheticals.tsv", "hypotheticals.faa"}
+        return tuple(f for f in FORMATS if f not in unmade)
 
     def v1_config(self) -> dict[str, Any]:
         """The v1 start request's config; every field the backend requires is always sent."""
@@ -175,22 +190,43 @@ class AnnotationOptions:
         return config
 
 
-def sample_name(
-    path: Path, suffixes: Iterable[str] = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat")
-) -> str:
-    """The job name, as the service itself sanitises it (it names the result files).
+GENOME_SUFFIXES = (".fasta", ".fna", ".fas", ".fa", ".fsa", ".dat")
 
-    Leading dots are dropped too: the name becomes a folder and file prefix here.
-    """
+
+def read_genome(path: Path) -> list[FastaRecord]:
+    """A genome as Bakta reads it (Biopython's FASTA reader, then its DNA pattern): gzip
+    read decompressed, '-' dropped, no U, nothing before the first header."""
+    return read_fasta(path, service=SERVICE, alphabet=BAKTA_DNA, layout=BIOPYTHON)
+
+
+def _stem(path: Path, suffixes: Iterable[str]) -> str:
+    """The input's file name without its format's suffix (and a gzip one)."""
     stem = path.name
+    if stem.lower().endswith(".gz") and len(stem) > 3:
+        stem = stem[:-3]
     for suffix in suffixes:
         if stem.lower().endswith(suffix) and len(stem) > len(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    name = re.sub(r"[^0-9a-zA-Z_.]", "_", stem)[:63].lstrip(".")
+            return stem[: -len(suffix)]
+    return stem
+
+
+def sample_name(path: Path, suffixes: Iterable[str] = GENOME_SUFFIXES) -> str:
+    """The sample's name: its folder and the prefix of its result files here, each character
+    outside [0-9a-zA-Z_.] made '_' (leading dots dropped)."""
+    name = re.sub(r"[^0-9a-zA-Z_.]", "_", _stem(path, suffixes))[:63].lstrip(".")
     if not name:
         raise InputError(SERVICE, f"cannot name a job after the file name {path.name!r}")
     return name
+
+
+def job_name(path: Path, suffixes: Iterable[str] = GENOME_SUFFIXES) -> str:
+    """The name a job is initialised with, as the backend sanitises it (each run of
+    characters outside [0-9a-zA-Z_.] becomes one '_', cut at 63, trailing non-alphanumerics
+    stripped), beginning with a letter or digit too: the name also labels the job in the
+    service's Kubernetes workflow engine, whose label values begin and end with one. The
+    files written here keep the sample's name (`sample_name`)."""
+    name = re.sub(r"[^0-9a-zA-Z_.]+", "_", _stem(path, suffixes))[:63]
+    return re.sub(r"^[^0-9a-zA-Z]+|[^0-9a-zA-Z]+$", "", name) or "genome"
 
 
 def check_options(options: AnnotationOptions) -> None:
@@ -214,16 +250,42 @@ def check_options(options: AnnotationOptions) -> None:
     ):
         if text is not None and ("'" in text or not text.strip()):
             raise InputError(SERVICE, f"the {label} must be non-empty and contain no quote")
+    _check_locus(options)
     tf = options.prodigal_tf
     if tf is not None and (not tf.is_file() or tf.stat().st_size == 0):
         raise InputError(SERVICE, f"prodigal training file {options.prodigal_tf} is empty")
     if options.proteins is not None:
-        _check_start(options.proteins, "trusted proteins", (">", "LOCUS"), "FASTA or GenBank")
+        check_trusted_proteins(options.proteins)
     if options.hmms is not None:
         _check_start(options.hmms, "HMM file", ("HMMER3",), "HMMER3 text (hmmpress input)")
     if options.regions is not None:
         _check_start(
             options.regions, "regions file", ("##gff-version 3", "LOCUS"), "GFF3 or GenBank"
+        )
+
+
+def _check_locus(options: AnnotationOptions) -> None:
+    """The locus and locus tag prefixes as Bakta checks them (no white space, its patterns)."""
+    if options.locus is not None and not LOCUS.fullmatch(options.locus):
+        raise InputError(
+            SERVICE,
+            f"the locus {options.locus!r} must be 1 to 20 letters, digits or _.:*#- characters"
+            " (Bakta's rule), no white space",
+        )
+    tag = options.locus_tag
+    if tag is None:
+        return
+    if options.compliant and not LOCUS_TAG_COMPLIANT.fullmatch(tag):
+        raise InputError(
+            SERVICE,
+            f"with --compliant the locus tag {tag!r} must be 3 to 12 upper-case letters and"
+            " digits beginning with a letter (INSDC's rule, as Bakta checks it)",
+        )
+    if not LOCUS_TAG.fullmatch(tag):
+        raise InputError(
+            SERVICE,
+            f"the locus tag {tag!r} must be 1 to 24 letters, digits or _.- characters"
+            " (Bakta's rule), no white space",
         )
 
 
@@ -240,9 +302,61 @@ def _check_start(path: Path, label: str, starts: tuple[str, ...], kind: str) -> 
         raise InputError(SERVICE, f"{label} {path.name} is not {kind}")
 
 
+def check_trusted_proteins(path: Path) -> None:
+    """Trusted proteins as Bakta will read them: the service stores them as
+    `trusted_proteins.faa` and Bakta picks its parser by that suffix, so only FASTA is read,
+    and a protein whose header is not `>id gene~~~product~~~dbxrefs` (or
+    `>id min_identity~~~min_query_cov~~~min_subject_cov~~~gene~~~product~~~dbxrefs`) is
+    skipped (its expert/protein_sequences.py): refused here instead of being left out."""
+    _check_start(path, "trusted proteins", (">", "LOCUS"), "FASTA")
+    label = f"trusted proteins {path.name}"
+    with open(path, "rb") as handle:
+        if handle.read(5) == b"LOCUS":
+            raise InputError(
+                SERVICE,
+                f"{label} is GenBank: the service stores trusted proteins as"
+                " trusted_proteins.faa and Bakta would read them as FASTA; give them as FASTA",
+            )
+    records = read_fasta(path, service=SERVICE, alphabet=PROTEIN_LETTERS)
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        stripped = ((n, line.lstrip("\ufeff").strip()) for n, line in enumerate(lines, start=1))
+        headers = [(n, line) for n, line in stripped if line.startswith(">")]
+    for (number, line), record in zip(headers, records, strict=False):
+        why = _trusted_header_problem(line[1:])
+        if why:
+            raise InputError(
+                SERVICE,
+                f"{label}, line {number}: '{record.id}' {why}; Bakta reads"
+                " '>id gene~~~product~~~dbxrefs' and skips other proteins",
+            )
+
+
+def _trusted_header_problem(header: str) -> str | None:
+    """Why Bakta would skip (or fail on) a trusted protein with this header, or None."""
+    _, space, description = header.partition(" ")
+    if not space:
+        return "has no description"
+    cols = description.split("~~~")
+    if len(cols) not in (3, 6):
+        return f"has {len(cols)} '~~~'-separated fields, not 3 or 6"
+    if len(cols) == 6:
+        try:
+            [float(col) for col in cols[:3]]
+        except ValueError:
+            return "has minimum identity and coverages that are not numbers"
+    _, product, xrefs = cols[-3:]
+    if not product.strip():
+        return "has no product"
+    if xrefs and any(":" not in xref for xref in xrefs.split(",")):
+        return f"has a dbxref without 'DB:' ({xrefs})"
+    return None
+
+
 def check_proteins(path: Path) -> None:
     """A protein FASTA for bakta_proteins: amino acids, not nucleotides."""
-    records = read_fasta(path, service=SERVICE, alphabet=PROTEIN_LETTERS, keep_sequences=True)
+    records = read_fasta(
+        path, service=SERVICE, alphabet=PROTEIN_LETTERS, keep_sequences=True, layout=BIOPYTHON
+    )
     for record in records:
         if not set(record.sequence) - NUCLEOTIDE_LETTERS:
             raise InputError(

@@ -27,6 +27,7 @@ class Service:
         self._candidate = v2
         self._workflows: dict[str, dict[str, Any]] | None = None
         self._asked = False
+        self._version: dict[str, str] | None = None  # v2's GET /version, asked once
         self.v2_trouble: str | None = None  # why v2 could not be asked, when it could not
 
     def _discover(self) -> dict[str, dict[str, Any]] | None:
@@ -79,6 +80,16 @@ class Service:
             raise InputError(
                 SERVICE, f"the service's {workflow.kind} workflow takes no {', '.join(unknown)}"
             )
+        stages = offered.get("stages") or [workflow.kind]
+        if "baktfold" in stages and not _named(self.v2_version().get("baktfold_version")):
+            # backend: GET /workflows is a static list; a deployment without Baktfold fails
+            # job/start ("Missing Bakta or Baktfold version for workflow template"), after
+            # the uploads.
+            raise InputError(
+                SERVICE,
+                f"the service at {client.http.base_url} has no Baktfold (its GET /version names"
+                f" no baktfold_version), although it lists the {workflow.kind} workflow",
+            )
         required = {str(u.get("upload_kind")) for u in uploads if u.get("required")}
         if missing := sorted(required - wanted):
             raise InputError(
@@ -87,30 +98,46 @@ class Service:
             )
         return client
 
+    def v2_version(self) -> dict[str, str]:
+        if self._version is None:
+            self._version = self.require_v2(["GET /version"]).version()
+        return self._version
+
     def provenance(self, workflow: Workflow | None) -> str:
         """The versions that will make the results (README: provenance lines); `workflow` None
         for a run over v1."""
         if workflow is None or self.v2 is None:
             version = self.v1.version()
             return (
-                f"Bakta {version.get('toolVersion', '?')},"
-                f" database {version.get('dbVersion', '?')},"
-                f" backend {version.get('backendVersion', '?')} at {self.v1.http.base_url}"
+                f"Bakta {_shown(version, 'toolVersion')},"
+                f" database {_shown(version, 'dbVersion')},"
+                f" backend {_shown(version, 'backendVersion')} at {self.v1.http.base_url}"
             )
-        version = self.v2.version()
+        version = self.v2_version()
         stages = self.workflows.get(workflow.kind, {}).get("stages") or [workflow.kind]
         parts = []
         if any(stage.startswith("bakta") for stage in stages):
             parts.append(
-                f"Bakta {version.get('bakta_version', '?')},"
-                f" database {version.get('bakta_db_version', '?')}"
+                f"Bakta {_shown(version, 'bakta_version')},"
+                f" database {_shown(version, 'bakta_db_version')}"
             )
         if "baktfold" in stages:
             parts.append(
-                f"Baktfold {version.get('baktfold_version', '?')},"
-                f" database {version.get('baktfold_db_version', '?')}"
+                f"Baktfold {_shown(version, 'baktfold_version')},"
+                f" database {_shown(version, 'baktfold_db_version')}"
             )
         return (
-            f"{', '.join(parts)}, backend {version.get('backend_version', '?')}"
+            f"{', '.join(parts)}, backend {_shown(version, 'backend_version')}"
             f" at {self.v2.http.base_url} ({workflow.kind})"
         )
+
+
+def _named(value: object) -> bool:
+    return isinstance(value, str | int | float) and bool(str(value).strip())
+
+
+def _shown(version: dict[str, str], key: str) -> str:
+    """A version as the provenance line shows it: '?' where the service names none (absent,
+    null or empty), never an empty word."""
+    value = version.get(key)
+    return str(value).strip() if _named(value) else "?"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NetworkError, RemoteJobsError
+from ..fasta import upload_body
 from ..jobfile import JobFile
 from . import logs
 from .api import Endpoints, ResultFile, result_files
@@ -62,14 +63,15 @@ class V1:
         self.client, self.options, self.table_type = client, options, table_type
         self.http = client.http
 
-    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
-        answer = self.client.init(name, self.table_type)
+    def submit(self, name: str, label: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
+        answer = self.client.init(label, self.table_type)
         job = answer["job"]
         record = {"id": job["jobID"], "secret": job["secret"], "started": False, "api": "v1"}
         jobfile.put(name, record)  # before anything else: a crash now still leaves a trace
         http, options = self.client.http, self.options
         # Bakta's docs: all three links must be PUT, unused ones with an empty body.
-        http.upload(answer["uploadLinkFasta"], path, job=job["jobID"])
+        with upload_body(path) as body:  # no byte order mark: Bakta's reader takes none
+            http.request("PUT", answer["uploadLinkFasta"], job=job["jobID"], data=body)
         http.upload(answer["uploadLinkProdigal"], options.prodigal_tf, job=job["jobID"])
         http.upload(answer["uploadLinkReplicons"], options.replicons, job=job["jobID"])
         self.client.start(job, options.v1_config())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NetworkError, RemoteJobError, RemoteJobsError
+from ..fasta import upload_body
 from ..jobfile import JobFile
 from . import logs
 from .api import Endpoints, ResultFile, Workflow, result_files
@@ -31,6 +32,9 @@ RESULT_FILES = {
     "circular_plot_png": "png",
     "circular_plot_svg": "svg",
 }
+# The uploads Bakta reads with Biopython's FASTA reader (its io/fasta.py and
+# expert/protein_sequences.py).
+FASTA_UPLOADS = frozenset({"genome_fasta", "protein_fasta", "trusted_proteins_file"})
 V2_VERSION_KEYS = (
     "backend_version",
     "bakta_version",
@@ -108,9 +112,9 @@ class V2:
         self.replacements = replacements  # upload kind -> the bytes to send instead of the file
         self.http = client.http
 
-    def submit(self, name: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
+    def submit(self, name: str, label: str, path: Path, jobfile: JobFile) -> dict[str, Any]:
         workflow = self.workflow
-        answer = self.client.init(name, workflow.kind)
+        answer = self.client.init(label, workflow.kind)
         job = answer["job"]
         record = {"id": job["job_id"], "secret": job["secret"], "started": False, "api": "v2"}
         jobfile.put(name, record)  # before anything else: a crash now still leaves a trace
@@ -130,6 +134,9 @@ class V2:
                 self.client.http.request(
                     "PUT", links[kind], job=job["job_id"], data=self.replacements[kind]
                 )
+            elif kind in FASTA_UPLOADS:  # no byte order mark: Bakta's reader takes none
+                with upload_body(file) as body:
+                    self.client.http.request("PUT", links[kind], job=job["job_id"], data=body)
             else:
                 self.client.http.upload(links[kind], file, job=job["job_id"])
         self.client.start(job, workflow.kind, workflow.config)
