@@ -55,6 +55,36 @@ class NetworkError(RemoteJobsError):
     exit_code = 5
 
 
+class OutOfTime(NetworkError):
+    """--timeout ran out (exit 5, as other time-outs); `step` is what the run was doing then.
+
+    `transfer`: the step was a download or upload cut short, which stays named when the
+    service says instead what became of its remote jobs (`leaving`).
+    """
+
+    def __init__(
+        self,
+        service: str,
+        seconds: float,
+        step: str,
+        job: str | None = None,
+        *,
+        transfer: bool = False,
+    ) -> None:
+        self.seconds, self.step, self.transfer = seconds, step, transfer
+        super().__init__(service, f"gave up after --timeout {seconds:g} s: {step}", job)
+
+    def leaving(self, jobs: list[str]) -> OutOfTime:
+        """The same time-out, saying which remote jobs the run left and what became of each
+        (`jobs`: one phrase per job, its id, state and fate), instead of the status request
+        or the wait it ended; a transfer cut short stays named."""
+        if not jobs:
+            return self
+        words = "; ".join(jobs)
+        step = f"{self.step}; {words}" if self.transfer else words
+        return OutOfTime(self.service, self.seconds, step, self.job, transfer=self.transfer)
+
+
 # Galaxy sends SIGKILL about one second after SIGTERM (its local runner's kill_pg): a stopped
 # run's last requests (deleting or cancelling its remote jobs) all go out at once and get this
 # long, counted from the signal, whatever their number.

@@ -27,6 +27,7 @@ from .errors import (
     InputError,
     Interrupted,
     NetworkError,
+    OutOfTime,
     RemoteJobError,
     RemoteJobsError,
 )
@@ -324,7 +325,9 @@ def _wait(
             if _follow_events(client, job, waiter, progress):
                 return
             progress.info(SERVICE, f"{job.id}: event stream ended early; polling instead")
-        except NetworkError as exc:
+        except OutOfTime:
+            raise
+        except NetworkError as exc:  # broken, or a line or an event past its bound
             progress.info(SERVICE, f"{job.id}: event stream lost ({exc.message}); polling instead")
 
     def finished() -> bool:
@@ -348,15 +351,26 @@ def _follow_events(client: MfannotWebClient, job: Job, waiter: Waiter, progress:
     Acts on `done` and `error` the moment they arrive, even if the server keeps the stream
     open; keep-alive comments keep the --timeout checked.
     """
-    from .http import iter_sse, resolve_link
+    from .http import resolve_link
+    from .sse import iter_sse
 
     try:
         response = client.events(job)
+    except OutOfTime:
+        raise
     except (NetworkError, RemoteJobError) as exc:  # no stream here: polling still works
         progress.info(SERVICE, f"{job.id}: no event stream ({exc.message}); polling instead")
         return False
     with response:
-        for event, data in iter_sse(response, SERVICE, job.id):
+        stream = iter_sse(
+            response,
+            SERVICE,
+            job.id,
+            deadline=client.http.deadline,
+            read_timeout=EVENT_READ_TIMEOUT,
+            what="job still running",
+        )
+        for event, data in stream:
             waiter.check_deadline(SERVICE, "job still running", job.id)
             payload = _json_or_text(data)
             if event == "status":
