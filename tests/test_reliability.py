@@ -9,6 +9,7 @@ import email.utils
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
 from tests.fakes.server import Fault, Response, Trickle, json_response
-from tests.test_codon import optimise
+from tests.test_codon import FITNESS, optimise
 from tests.test_mfannotweb import mfannot
 
 LIST = "/api/v1/job/list"
@@ -237,8 +238,11 @@ def test_a_download_that_trickles_ends_at_the_timeout(
         timeout=30,
     )
     assert result.returncode == 5, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert "gave up after --timeout 3 s: downloading genome.gff3" in last
+    (job_id,) = bakta_server.deleted  # its job goes (no job file)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 3 s: downloading genome.gff3;"
+        f" job {job_id} (genome) SUCCESSFUL, its files not fetched, deleted"
+    )
     assert only_complete_results(workdir) == []
 
 
@@ -252,9 +256,11 @@ def test_an_upload_read_slowly_ends_at_the_timeout(bakta_server: FakeBakta, work
     args = ["bakta", "annotate", "large.fasta", "--outdir", "out", "--poll-interval", "0"]
     result = run_cli([*args, "--timeout", "3"], bakta_env(bakta_server), cwd=workdir, timeout=30)
     assert result.returncode == 5, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert "gave up after --timeout 3 s: uploading large.fasta" in last
-    assert len(bakta_server.deleted) == 1  # its job goes (no job file)
+    (job_id,) = bakta_server.deleted  # its job goes (no job file)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 3 s: uploading large.fasta;"
+        f" job {job_id} (large) never started, deleted"
+    )
 
 
 def test_an_event_stream_that_never_completes_an_event_ends_at_the_timeout(
@@ -308,6 +314,77 @@ def test_an_endless_event_stream_line_does_not_grow_the_runner(
         "event stream refused: a line of more than 1048576 characters); polling instead" in stderr
     )
     assert (workdir / "second" / "results.zip").is_file()
+
+
+# ---------------------------------------------------------------- what --timeout leaves
+
+
+@pytest.mark.parametrize("job_file", [False, True], ids=["deleted", "kept"])
+def test_the_timeout_names_the_bakta_jobs_still_running_and_what_became_of_them(
+    bakta_server: FakeBakta, workdir: Path, job_file: bool
+) -> None:
+    bakta_server.script = ["INIT"] + ["RUNNING"] * 10000
+    args = ["bakta", "annotate", "genome.fasta", "plasmid.fasta", "--outdir", "out"]
+    args += ["--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = run_cli(args, bakta_env(bakta_server), cwd=workdir, timeout=60)
+    assert result.returncode == 5, result.stderr
+    ids = dict(re.findall(r"bakta: (\w+): submitted as job (\S+)", result.stderr))
+    fate = "kept in job.json for a rerun with it" if job_file else "deleted"
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 2 s:"
+        f" job {ids['genome']} (genome) still RUNNING, {fate};"
+        f" job {ids['plasmid']} (plasmid) still RUNNING, {fate}"
+    )
+    assert len(bakta_server.deleted) == (0 if job_file else 2)
+
+
+@pytest.mark.parametrize(
+    ("state", "job_file", "fate"),
+    [
+        ("queued", False, "cancelled"),
+        (
+            "running",
+            False,
+            "not cancelled (the service cancels only queued jobs, this one is running)",
+        ),
+        ("running", True, "kept in job.json for a rerun with it"),
+    ],
+)
+def test_the_timeout_names_the_mfannotweb_job_still_running_and_what_became_of_it(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, state: str, job_file: bool, fate: str
+) -> None:
+    mfannotweb_server.script = ["queued"] + [state] * 10000
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
+    args += ["--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = run_cli(args, mfannotweb_env(mfannotweb_server), cwd=workdir, timeout=60)
+    assert result.returncode == 5, result.stderr
+    job = next(iter(mfannotweb_server.jobs.values()))
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: mfannotweb: gave up after --timeout 2 s: job {job.id} still {state}, {fate}"
+    )
+    assert job.status == ("cancelled" if fate == "cancelled" else state)
+
+
+@pytest.mark.parametrize("job_file", [False, True], ids=["left", "kept"])
+def test_the_timeout_names_the_codon_job_still_running_and_what_became_of_it(
+    codon_server: FakeCodon, workdir: Path, job_file: bool
+) -> None:
+    codon_server.script = ["processing"] * 10000
+    args = ["--sequence", "cds.fasta", *FITNESS, "--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = optimise(codon_server, workdir, *args)
+    assert result.returncode == 5, result.stderr
+    job_id = next(iter(codon_server.jobs))
+    fate = (
+        "kept in job.json for a rerun with it"
+        if job_file
+        else "left running (the service has no cancel)"
+    )
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: codon: gave up after --timeout 2 s: job {job_id} (gfp) still processing, {fate}"
+    )
 
 
 # ---------------------------------------------------------------- remote job outcomes

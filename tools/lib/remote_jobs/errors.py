@@ -58,8 +58,9 @@ class NetworkError(RemoteJobsError):
 class OutOfTime(NetworkError):
     """--timeout ran out (exit 5, as other time-outs); `step` is what the run was doing then.
 
-    `transfer`: the step was a download or upload cut short, which stays named when the
-    service says instead what became of its remote jobs (`leaving`).
+    `named`: the step says why the run could not go on in time (a transfer cut short, the
+    server's refusal that a retry would have outlasted the deadline to get past): it stays
+    named when the service says instead what became of its remote jobs (`leaving`).
     """
 
     def __init__(
@@ -69,20 +70,21 @@ class OutOfTime(NetworkError):
         step: str,
         job: str | None = None,
         *,
-        transfer: bool = False,
+        named: bool = False,
     ) -> None:
-        self.seconds, self.step, self.transfer = seconds, step, transfer
+        self.seconds, self.step, self.named = seconds, step, named
         super().__init__(service, f"gave up after --timeout {seconds:g} s: {step}", job)
 
     def leaving(self, jobs: list[str]) -> OutOfTime:
         """The same time-out, saying which remote jobs the run left and what became of each
         (`jobs`: one phrase per job, its id, state and fate), instead of the status request
-        or the wait it ended; a transfer cut short stays named."""
+        or the wait it ended; a `named` step stays named first. The phrases name the jobs:
+        the error names none besides."""
         if not jobs:
             return self
         words = "; ".join(jobs)
-        step = f"{self.step}; {words}" if self.transfer else words
-        return OutOfTime(self.service, self.seconds, step, self.job, transfer=self.transfer)
+        step = f"{self.step}; {words}" if self.named else words
+        return OutOfTime(self.service, self.seconds, step, named=self.named)
 
 
 # Galaxy sends SIGKILL about one second after SIGTERM (its local runner's kill_pg): a stopped

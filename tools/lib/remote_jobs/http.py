@@ -221,9 +221,10 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             if self.deadline is not None and self.out_of_time():
-                if not (isinstance(exc, requests.Timeout) and self.deadline.remaining() <= 0):
-                    what = f"{what}: {self.describe(exc, url)}"
-                raise self.deadline.expired(self.service, what, job) from None  # its time-out
+                if isinstance(exc, requests.Timeout) and self.deadline.remaining() <= 0:
+                    raise self.deadline.expired(self.service, what, job) from None  # its time-out
+                words = f"{what}: {self.describe(exc, url)}"  # a retry not made in time
+                raise self.deadline.expired(self.service, words, job, named=True) from None
             raise NetworkError(self.service, f"{what}: {self.describe(exc, url)}", job) from None
         if response.status_code >= 400:
             error = self.error_for(response, job)
@@ -231,7 +232,7 @@ class HttpClient:
                 asked = response.headers.get("Retry-After")
                 words = error.message + (f" (Retry-After: {asked})" if asked else "")
                 if isinstance(error, NetworkError):
-                    raise self.deadline.expired(self.service, words, job)
+                    raise self.deadline.expired(self.service, words, job, named=True)
                 raise type(error)(
                     self.service,
                     self.deadline.gave_up(words),

@@ -238,9 +238,15 @@ def run(
         raise
     except Exception as failure:  # the run fails: a job still queued would run for nobody
         kept = jobfile.resumable and not isinstance(failure, JobFileError)
-        if not kept and job.status == "queued":
+        if kept:
+            fate = f"kept in {jobfile.path} for a rerun with it"
+        elif job.status == "queued":
             until = time.monotonic() + FAILURE_GRACE
-            _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
+            fate = _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
+        else:
+            fate = f"not cancelled (the service cancels only queued jobs, this one is {job.status})"
+        if isinstance(failure, OutOfTime):  # say what became of the job, not the last request
+            raise failure.leaving([f"job {job.id} still {job.status}, {fate}"]) from None
         raise
     return fetch_results(client, job, outdir, waiter, expect)
 
@@ -288,19 +294,20 @@ def _cancel_if_queued(
     progress: Progress,
     *,
     until: float,
-) -> None:
+) -> str:
     """The run ends for good; the API can cancel a job only while it is queued. One last call,
-    answered by `until` (time.monotonic()) or given up."""
+    answered by `until` (time.monotonic()) or given up. Returns what became of the job."""
     from .http import at_once
 
     why = at_once({job.id: functools.partial(client.cancel, job, until=until)}, until)[job.id]
     if why is not None:
         progress.info(SERVICE, f"could not cancel job {job.id}: {why}")
-        return
+        return f"not cancelled ({why})"
     progress.info(SERVICE, f"cancelled queued job {job.id}")
     # A job file that could not be written before cannot be now: the run says so already.
     with contextlib.suppress(JobFileError):
         jobfile.drop(kind)
+    return "cancelled"
 
 
 def _failure(client: MfannotWebClient, job: Job, fallback: str) -> RemoteJobError:

@@ -42,7 +42,7 @@ class Deadline:
 
     def expired(self, service: str, what: str, job: str | None = None, **how: bool) -> OutOfTime:
         """The error that ends a run out of time while it was doing `what` (`how`: OutOfTime's
-        transfer)."""
+        `named`)."""
         return OutOfTime(service, self.seconds, what, job, **how)
 
 

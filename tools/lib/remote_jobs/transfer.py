@@ -120,17 +120,17 @@ def upload(client: HttpClient, url: str, path: Path | None, *, job: str | None =
 
     def check() -> None:
         if deadline is not None and deadline.remaining() <= 0:
-            raise deadline.expired(client.service, what, job, transfer=True)
+            raise deadline.expired(client.service, what, job, named=True)
 
     with open(path, "rb") as file:
         body = TimedBody(file, os.fstat(file.fileno()).st_size, check)
         try:
             client.request("PUT", url, job=job, data=body)
         except OutOfTime as exc:
-            if exc.transfer:
+            if exc.named:
                 raise
             # A block's send, or the wait for the answer, timed out at the deadline.
-            raise OutOfTime(client.service, exc.seconds, what, job, transfer=True) from None
+            raise OutOfTime(client.service, exc.seconds, what, job, named=True) from None
 
 
 def download(
@@ -149,7 +149,7 @@ def download(
 
     def expired(words: str = what) -> OutOfTime:
         assert deadline is not None
-        return deadline.expired(client.service, words, job, transfer=True)
+        return deadline.expired(client.service, words, job, named=True)
 
     for attempt in range(DOWNLOAD_ATTEMPTS):
         if attempt:
@@ -179,7 +179,7 @@ def download(
                 raise expired(words) from None
             last_error = NetworkError(client.service, words, job)
         except OutOfTime as exc:
-            if exc.transfer:
+            if exc.named:
                 raise
             raise expired() from None  # before the body came, or the request not made
         except NetworkError as exc:
