@@ -40,7 +40,8 @@ middle = time.perf_counter()
 fingerprint("bench", files=(path,))
 print(middle - start, time.perf_counter() - middle)
 """
-# The runner's download loop (remote_jobs.http.HttpClient.download) without its SHA-256.
+# A plain download loop, as the runner had one (remote_jobs.transfer.download reads what has
+# arrived, read1, checking --timeout before each read).
 UNHASHED_DOWNLOAD = """
 import sys, requests
 with requests.get(sys.argv[1], stream=True, timeout=(10, 60)) as response:

@@ -108,7 +108,7 @@ EVENTS = [("status", '{"status": "running"}'), ("log", '{"line": "Å\u0085"}'), 
 def test_the_event_parser_sees_the_same_events_however_the_bytes_arrive(
     eol: str, cuts: list[int], bom: bool
 ) -> None:
-    from remote_jobs.http import iter_sse
+    from remote_jobs.sse import iter_sse
 
     text = ("\ufeff" if bom else "") + f": keep-alive{eol}{eol}"
     for name, data in EVENTS:
@@ -132,6 +132,24 @@ def test_the_event_parser_sees_the_same_events_however_the_bytes_arrive(
         *EVENTS,
         ("message", "first\nsecond"),
     ]
+
+
+def test_an_event_that_never_ends_is_refused_at_its_bound() -> None:
+    from remote_jobs.errors import NetworkError
+    from remote_jobs.sse import MAX_EVENT, iter_sse
+
+    lines = [b"data: " + b"x" * 1000 + b"\n"] * (MAX_EVENT // 1000 + 1)  # never a blank line
+
+    class Raw:
+        def read1(self, size: int) -> bytes:
+            return lines.pop() if lines else b""
+
+    class FakeResponse:
+        raw = Raw()
+        url = "http://127.0.0.1/api/v1/jobs/1/events"
+
+    with pytest.raises(NetworkError, match=f"an event of more than {MAX_EVENT} characters"):
+        list(iter_sse(FakeResponse(), "mfannotweb", None))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- where credentials go

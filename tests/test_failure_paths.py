@@ -725,7 +725,8 @@ def test_the_timeout_bounds_the_waits_a_server_asks_for(
     assert result.stderr.strip().splitlines()[-2:] == [
         f"bakta: genome: deleted job {job_id}",
         f"error: bakta: gave up after --timeout 30 s: HTTP 429 from {bakta_server.base}"
-        "/api/v1/job/list: Too many requests (Retry-After: 120)",
+        "/api/v1/job/list: Too many requests (Retry-After: 120);"
+        f" job {job_id} (genome) still running, deleted",  # no state polled yet
     ]
     assert len(bakta_server.requests_to("POST", LIST)) == 1  # no 120 s wait for a second try
 
@@ -737,13 +738,12 @@ def test_the_timeout_bounds_the_backoff_through_an_outage(
     bakta_server.faults.append(Fault("POST", LIST, down, times=100))
     result = annotate(bakta_server, workdir, "genome.fasta", "--timeout", "10")
     assert result.returncode == 5, result.stderr
-    assert (
-        result.stderr.strip()
-        .splitlines()[-1]
-        .startswith(
-            f"error: bakta: gave up after --timeout 10 s: HTTP 503 from {bakta_server.base}/api/v1/job/list"
-        )
+    (job_id,) = bakta_server.deleted
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: bakta: gave up after --timeout 10 s: HTTP 503 from {bakta_server.base}/api/v1/job/list"
     )
+    assert last.endswith(f"; job {job_id} (genome) still running, deleted")
     # urllib3's five retries would back off 0 + 1 + 2 + 4 + 8 s: not all fit in the 10 s.
     assert len(bakta_server.requests_to("POST", LIST)) < 6
 

@@ -10,7 +10,10 @@ import email.utils
 import io
 import json
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -21,6 +24,7 @@ import pytest
 from remote_jobs.errors import Interrupted
 from tests.conftest import (
     PASSWORD,
+    ROOT,
     TOKEN,
     USERNAME,
     bakta_env,
@@ -34,8 +38,8 @@ from tests.conftest import (
 from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
-from tests.fakes.server import Fault, Response, json_response
-from tests.test_codon import optimise
+from tests.fakes.server import Fault, Response, Trickle, json_response
+from tests.test_codon import FITNESS, optimise
 from tests.test_mfannotweb import mfannot
 
 LIST = "/api/v1/job/list"
@@ -224,6 +228,173 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(
     assert result.returncode == 4
     assert "result archive refused: mfannot.out compresses" in result.stderr
     assert only_complete_results(workdir) == []
+
+
+# ---------------------------------------------------------------- --timeout over every transfer
+# Each run below would go on for minutes (or for ever) without the deadline: run_cli's
+# `timeout` is a hang guard, not a timed assertion.
+
+
+def test_a_download_that_trickles_ends_at_the_timeout(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    # A byte every half second: never silent for the read time-out, never 1 MiB together.
+    bakta_server.trickles.append(Trickle("GET", "/bakta-web/jobs/", every=0.5))
+    args = ["bakta", "annotate", "genome.fasta", "--outdir", "out", "--poll-interval", "0"]
+    result = run_cli(
+        [*args, "--format", "gff3", "--timeout", "3"],
+        bakta_env(bakta_server),
+        cwd=workdir,
+        timeout=30,
+    )
+    assert result.returncode == 5, result.stderr
+    (job_id,) = bakta_server.deleted  # its job goes (no job file)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 3 s: downloading genome.gff3;"
+        f" job {job_id} (genome) SUCCESSFUL, its files not fetched, deleted"
+    )
+    assert only_complete_results(workdir) == []
+
+
+def test_an_upload_read_slowly_ends_at_the_timeout(bakta_server: FakeBakta, workdir: Path) -> None:
+    # 16 MB, more than the sockets' buffers hold, read 64 KiB every half second: two minutes.
+    line = "ACGT" * 15 + "\n"
+    (workdir / "large.fasta").write_text(">contig1\n" + line * (16_000_000 // len(line)))
+    bakta_server.trickles.append(
+        Trickle("PUT", "/bakta-web/jobs/", every=0.5, size=1 << 16, upload=True)
+    )
+    args = ["bakta", "annotate", "large.fasta", "--outdir", "out", "--poll-interval", "0"]
+    result = run_cli([*args, "--timeout", "3"], bakta_env(bakta_server), cwd=workdir, timeout=30)
+    assert result.returncode == 5, result.stderr
+    (job_id,) = bakta_server.deleted  # its job goes (no job file)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 3 s: uploading large.fasta;"
+        f" job {job_id} (large) never started, deleted"
+    )
+
+
+def test_an_event_stream_that_never_completes_an_event_ends_at_the_timeout(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    mfannotweb_server.script = ["queued"] + ["running"] * 1000
+    mfannotweb_server.stream_fault = "trickle"  # "data: x", then an x every half second
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
+    env = mfannotweb_env(mfannotweb_server)
+    result = run_cli([*args, "--timeout", "3"], env, cwd=workdir, timeout=30)
+    assert result.returncode == 5, result.stderr
+    assert "gave up after --timeout 3 s" in result.stderr.strip().splitlines()[-1]
+
+
+def _peak_rss_kib(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """Run `remote-jobs` as the only child of a small process that reports the child's peak
+    resident memory (KiB): (peak, exit code and stderr of the run)."""
+    report = (
+        "import resource, subprocess, sys;"
+        "done = subprocess.run([sys.executable, '-m', 'remote_jobs', *sys.argv[1:]],"
+        " capture_output=True, text=True);"
+        "sys.stderr.write(done.stderr);"
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MFANNOTWEB_")}
+    done = subprocess.run(
+        [sys.executable, "-c", report, *args],
+        env={**base, "PYTHONPATH": str(ROOT / "lib"), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    code, peak = done.stdout.split()
+    return int(peak), code, done.stderr
+
+
+def test_an_endless_event_stream_line_does_not_grow_the_runner(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path
+) -> None:
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--poll-interval", "0"]
+    env = mfannotweb_env(mfannotweb_server)
+    baseline, code, stderr = _peak_rss_kib([*args, "--outdir", "first"], env, workdir)
+    assert code == "0", stderr
+    mfannotweb_server.stream_fault = "endless line"  # 100 MB without a line end
+    peak, code, stderr = _peak_rss_kib([*args, "--outdir", "second"], env, workdir)
+    assert peak - baseline < 64 << 10, f"{(peak - baseline) >> 10} MiB more than a plain run"
+    # The job keeps running on the service: the runner polls it instead, and loses nothing.
+    assert code == "0", stderr
+    assert (
+        "event stream refused: a line of more than 1048576 characters); polling instead" in stderr
+    )
+    assert (workdir / "second" / "results.zip").is_file()
+
+
+# ---------------------------------------------------------------- what --timeout leaves
+
+
+@pytest.mark.parametrize("job_file", [False, True], ids=["deleted", "kept"])
+def test_the_timeout_names_the_bakta_jobs_still_running_and_what_became_of_them(
+    bakta_server: FakeBakta, workdir: Path, job_file: bool
+) -> None:
+    bakta_server.script = ["INIT"] + ["RUNNING"] * 10000
+    args = ["bakta", "annotate", "genome.fasta", "plasmid.fasta", "--outdir", "out"]
+    args += ["--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = run_cli(args, bakta_env(bakta_server), cwd=workdir, timeout=60)
+    assert result.returncode == 5, result.stderr
+    ids = dict(re.findall(r"bakta: (\w+): submitted as job (\S+)", result.stderr))
+    fate = "kept in job.json for a rerun with it" if job_file else "deleted"
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: bakta: gave up after --timeout 2 s:"
+        f" job {ids['genome']} (genome) still RUNNING, {fate};"
+        f" job {ids['plasmid']} (plasmid) still RUNNING, {fate}"
+    )
+    assert len(bakta_server.deleted) == (0 if job_file else 2)
+
+
+@pytest.mark.parametrize(
+    ("state", "job_file", "fate"),
+    [
+        ("queued", False, "cancelled"),
+        (
+            "running",
+            False,
+            "not cancelled (the service cancels only queued jobs, this one is running)",
+        ),
+        ("running", True, "kept in job.json for a rerun with it"),
+    ],
+)
+def test_the_timeout_names_the_mfannotweb_job_still_running_and_what_became_of_it(
+    mfannotweb_server: FakeMfannotWeb, workdir: Path, state: str, job_file: bool, fate: str
+) -> None:
+    mfannotweb_server.script = ["queued"] + [state] * 10000
+    args = ["mfannot", "annotate", "mito.fasta", "--gencode", "4", "--outdir", "out"]
+    args += ["--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = run_cli(args, mfannotweb_env(mfannotweb_server), cwd=workdir, timeout=60)
+    assert result.returncode == 5, result.stderr
+    job = next(iter(mfannotweb_server.jobs.values()))
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: mfannotweb: gave up after --timeout 2 s: job {job.id} still {state}, {fate}"
+    )
+    assert job.status == ("cancelled" if fate == "cancelled" else state)
+
+
+@pytest.mark.parametrize("job_file", [False, True], ids=["left", "kept"])
+def test_the_timeout_names_the_codon_job_still_running_and_what_became_of_it(
+    codon_server: FakeCodon, workdir: Path, job_file: bool
+) -> None:
+    codon_server.script = ["processing"] * 10000
+    args = ["--sequence", "cds.fasta", *FITNESS, "--poll-interval", "0.2", "--timeout", "2"]
+    args += ["--job-file", "job.json"] if job_file else []
+    result = optimise(codon_server, workdir, *args)
+    assert result.returncode == 5, result.stderr
+    job_id = next(iter(codon_server.jobs))
+    fate = (
+        "kept in job.json for a rerun with it"
+        if job_file
+        else "left running (the service has no cancel)"
+    )
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: codon: gave up after --timeout 2 s: job {job_id} (gfp) still processing, {fate}"
+    )
 
 
 # ---------------------------------------------------------------- remote job outcomes

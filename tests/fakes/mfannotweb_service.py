@@ -188,7 +188,10 @@ class FakeMfannotWeb(FakeServer):
       absolute URLs ("url"), or relative to the document that holds them ("relative");
     - `foreign`: another origin (`mirror(service)`) that serves the links named in `foreign_links`;
     - `eol`, `stage_label`, `linger`: the event stream's line ends, a stage label (any text),
-      and how long the stream stays open after its verdict (keep-alives every second).
+      and how long the stream stays open after its verdict (keep-alives every second);
+    - `stream_fault`: an event stream that, after the job's status, never completes an event:
+      "trickle" sends one byte of a line every half second, forever; "endless line" sends one
+      line of `endless_line_bytes` as fast as it can (the job moves on only when polled).
     """
 
     def __init__(
@@ -220,6 +223,8 @@ class FakeMfannotWeb(FakeServer):
         self.keys: dict[str, str] = {}
         self.in_flight_limit = 3
         self.events_enabled = True
+        self.stream_fault: str | None = None  # "trickle" or "endless line"
+        self.endless_line_bytes = 100 << 20
         # Keep a refused submit's answer for its Idempotency-Key, and give it again for that key
         # (the IETF Idempotency-Key draft lets a server cache error answers too).
         self.cache_refusals = False
@@ -423,6 +428,8 @@ class FakeMfannotWeb(FakeServer):
             event("status", {"status": job.status, "created_at": job.created_at}),
             f": keep-alive{eol}{eol}".encode(),
         ]
+        if self.stream_fault is not None:
+            return self._faulty_stream(chunks)
         while job.script and set(job.script) != {job.status}:  # a job stuck in one state: stop
             before = job.status
             job.advance()
@@ -456,6 +463,24 @@ class FakeMfannotWeb(FakeServer):
             {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},  # UTF-8 by the spec
             stream=True,
         )
+
+    def _faulty_stream(self, chunks: list[bytes]) -> Response:
+        """`chunks`, then bytes that never complete an event (see `stream_fault`)."""
+        fault, size = self.stream_fault, self.endless_line_bytes
+
+        def stream() -> Iterator[bytes]:
+            yield from chunks
+            yield b"data: "
+            if fault == "trickle":
+                while True:
+                    time.sleep(0.5)
+                    yield b"x"
+            piece = b"x" * (1 << 20)
+            for start in range(0, size, len(piece)):
+                yield piece[: size - start]
+            yield f"{self.eol}{self.eol}".encode()
+
+        return Response(200, stream(), {"Content-Type": "text/event-stream"}, stream=True)
 
 
 def mirror(service: FakeMfannotWeb) -> OtherOrigin:

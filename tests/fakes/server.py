@@ -73,6 +73,24 @@ class Fault:
     after_handling: bool = False
 
 
+@dataclass
+class Trickle:
+    """Requests matching method and path prefix move slowly but never stall: the answer's body
+    is sent (or with `upload`, the request's body is read) `size` bytes every `every` seconds,
+    never silent for a read time-out."""
+
+    method: str
+    path: str
+    every: float = 0.5
+    size: int = 1
+    upload: bool = False
+
+    def matches(self, request_method: str, path: str, upload: bool) -> bool:
+        return (
+            self.upload == upload and self.method == request_method and path.startswith(self.path)
+        )
+
+
 class _Listener(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver listens with a backlog of 5: more clients connecting at once (a runner's
@@ -85,6 +103,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.log: list[Request] = []
         self.faults: list[Fault] = []
+        self.trickles: list[Trickle] = []
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self.tls: ssl.SSLContext | None = None  # set before start: serve HTTPS with it
@@ -118,8 +137,15 @@ class FakeServer:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
+                slow = server._trickle(self.command, parts.path, upload=True)
+                if slow is not None and length:
+                    body = b""
+                    while len(body) < length:
+                        time.sleep(slow.every)
+                        body += self.rfile.read(min(slow.size, length - len(body)))
+                else:
+                    body = self.rfile.read(length) if length else b""
                 query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                 request = Request(self.command, parts.path, query, dict(self.headers), body)
                 key = (request.method, request.path)
@@ -137,12 +163,12 @@ class FakeServer:
                             handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
                         response = response or handled
                     assert response is not None
-                    self._send(response)
+                    self._send(response, server._trickle(request.method, request.path))
                 finally:
                     with server.lock:
                         server.serving[key] -= 1
 
-            def _send(self, response: Response) -> None:
+            def _send(self, response: Response, trickle: Trickle | None = None) -> None:
                 if response.delay:
                     time.sleep(response.delay)
                 if response.hold is not None:
@@ -177,6 +203,9 @@ class FakeServer:
                 )
                 self.send_header("Content-Length", str(announced))
                 self.end_headers()
+                if trickle is not None:
+                    self._trickle(body, trickle)
+                    return
                 if response.reset_after is not None:
                     self.wfile.write(body[: response.reset_after])
                     self.wfile.flush()
@@ -189,6 +218,16 @@ class FakeServer:
                 self.wfile.write(body)
                 if announced != len(body):
                     self.close_connection = True
+
+            def _trickle(self, body: bytes, trickle: Trickle) -> None:
+                try:
+                    for start in range(0, len(body), trickle.size):
+                        self.wfile.write(body[start : start + trickle.size])
+                        self.wfile.flush()
+                        time.sleep(trickle.every)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client has gone
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
@@ -221,6 +260,10 @@ class FakeServer:
         page = b"<html><head><title>401 Authorization Required</title></head></html>"
         headers = {"WWW-Authenticate": 'Basic realm="service"', "Content-Type": "text/html"}
         return Fault(request.method, request.path, Response(401, page, headers))
+
+    def _trickle(self, method: str, path: str, upload: bool = False) -> Trickle | None:
+        with self.lock:
+            return next((t for t in self.trickles if t.matches(method, path, upload)), None)
 
     def _fault_for(self, request: Request) -> Fault | None:
         for fault in self.faults:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthError, InputError, NetworkError, RemoteJobError
+from .errors import AuthError, InputError, NetworkError, OutOfTime, RemoteJobError
 from .fasta import ACGTU, read_fasta
 from .files import refuse_existing, staged
 from .jobfile import JobFile, recorded_job, results_in
@@ -287,7 +287,10 @@ def optimise(
         job_id = _submit(client, payload, jobfile, progress)
     jobfile.put(name, {**(jobfile.get(name) or {}), "id": job_id})
 
+    status = "submitted"
+
     def finished() -> bool:
+        nonlocal status
         status = client.status([job_id]).get(job_id, "pending")
         progress.state(SERVICE, name, status)
         if status == "error":
@@ -295,7 +298,17 @@ def optimise(
             raise RemoteJobError(SERVICE, f"job ended in error: {words}", job_id)
         return status not in RUNNING
 
-    waiter.wait(SERVICE, POLL, finished, "optimisation still running", job_id)
+    try:
+        waiter.wait(SERVICE, POLL, finished, "optimisation still running", job_id)
+    except OutOfTime as late:  # say what became of the job, not the last request
+        if status in RUNNING | {"submitted"}:
+            fate = (
+                f"kept in {jobfile.path} for a rerun with it"
+                if jobfile.resumable
+                else "left running (the service has no cancel)"
+            )
+            raise late.leaving([f"job {job_id} ({name}) still {status}, {fate}"]) from None
+        raise
     result = client.result(job_id)
     if str(result.get("status", "success")) != "success" or not result.get("results"):
         raise RemoteJobError(SERVICE, f"no results (status {result.get('status')})", job_id)

@@ -55,6 +55,38 @@ class NetworkError(RemoteJobsError):
     exit_code = 5
 
 
+class OutOfTime(NetworkError):
+    """--timeout ran out (exit 5, as other time-outs); `step` is what the run was doing then.
+
+    `named`: the step says why the run could not go on in time (a transfer cut short, the
+    server's refusal that a retry would have outlasted the deadline to get past): it stays
+    named when the service says instead what became of its remote jobs (`leaving`).
+    """
+
+    def __init__(
+        self,
+        service: str,
+        seconds: float,
+        step: str,
+        job: str | None = None,
+        *,
+        named: bool = False,
+    ) -> None:
+        self.seconds, self.step, self.named = seconds, step, named
+        super().__init__(service, f"gave up after --timeout {seconds:g} s: {step}", job)
+
+    def leaving(self, jobs: list[str]) -> OutOfTime:
+        """The same time-out, saying which remote jobs the run left and what became of each
+        (`jobs`: one phrase per job, its id, state and fate), instead of the status request
+        or the wait it ended; a `named` step stays named first. The phrases name the jobs:
+        the error names none besides."""
+        if not jobs:
+            return self
+        words = "; ".join(jobs)
+        step = f"{self.step}; {words}" if self.named else words
+        return OutOfTime(self.service, self.seconds, step, named=self.named)
+
+
 # Galaxy sends SIGKILL about one second after SIGTERM (its local runner's kill_pg): a stopped
 # run's last requests (deleting or cancelling its remote jobs) all go out at once and get this
 # long, counted from the signal, whatever their number.

@@ -1,109 +1,33 @@
-"""The one HTTP layer: time-outs, retries, readable errors and streaming transfers.
+"""The one HTTP layer: time-outs, readable errors, and the requests of every service.
 
 Service modules call `HttpClient.request` and friends; nothing here knows any service.
+Retries are in retries.py, transfers (uploads, downloads, bodies read as they arrive) in
+transfer.py, event streams in sse.py.
 """
 
 from __future__ import annotations
 
-import codecs
-import functools
-import hashlib
 import json
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ProxyError, ResponseError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
-from . import __version__, network
+from . import __version__, network, transfer
 from .credentials import without_login
 from .errors import AuthError, InputError, NetworkError, RemoteJobError, RemoteJobsError
 from .polling import Deadline
+from .retries import BACKOFF, IDEMPOTENT_METHODS, RETRIES, RETRY_STATUSES, Refusals, session
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
-RETRIES = 5
-BACKOFF = 0.5  # seconds; doubles with every retry
-MAX_RETRY_AFTER = 300.0  # never sleep longer than this on a server's Retry-After
-DOWNLOAD_ATTEMPTS = 3  # urllib3 cannot retry a body that breaks mid-stream; we restart it
-CHUNK = 1 << 20
-RETRY_STATUSES = (429, 502, 503, 504)
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = f"remote-jobs/{__version__} (Galaxy remote job runner)"
-
-
-class _Refusals:
-    """What the retries of one client's current request gave up waiting for (see _RunRetry)."""
-
-    def __init__(self) -> None:
-        self.wait: float | None = None  # seconds the next retry would have waited
-
-
-class _RunRetry(Retry):
-    """urllib3's Retry (its counts, backoff and Retry-After), within the run's --timeout.
-
-    A Retry-After that urllib3 cannot read (neither seconds nor an HTTP date: "1.5") counts
-    as absent, and the backoff applies: urllib3 would raise InvalidHeader. A hostile or
-    confused one cannot park us for hours (MAX_RETRY_AFTER). And no retry is made whose wait,
-    the server's or the backoff's, would end past the deadline: the request ends with what it
-    got last, and `refusals` says so.
-    """
-
-    deadline: Deadline | None = None
-    refusals: _Refusals | None = None
-
-    def new(self, **kw: Any) -> _RunRetry:
-        retry = super().new(**kw)
-        retry.deadline, retry.refusals = self.deadline, self.refusals
-        return retry
-
-    def get_retry_after(self, response: Any) -> float | None:
-        try:
-            seconds = super().get_retry_after(response)
-        except InvalidHeader:
-            return None
-        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
-
-    def _is_connection_error(self, err: Exception) -> bool:
-        """A proxy that answered CONNECT with 429/502/503/504 passed nothing on to the server:
-        retried like any connection failure (urllib3 counts it as "other", never retried
-        here), as the same answer to a plain-HTTP request through the proxy is."""
-        if isinstance(err, ProxyError) and network.tunnel_status(err) in RETRY_STATUSES:
-            return True
-        return super()._is_connection_error(err)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> _RunRetry:
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.deadline is None:
-            return retry
-        wait = None
-        if response is not None and self.respect_retry_after_header:
-            wait = self.get_retry_after(response)
-        if wait is None:
-            wait = retry.get_backoff_time()
-        if self.deadline.remaining() <= wait:
-            if self.refusals is not None:
-                self.refusals.wait = wait
-            reason = error or ResponseError(f"HTTP {getattr(response, 'status', '?')}")
-            raise MaxRetryError(_pool, url or "", reason)  # urllib3: the last answer stands
-        return retry
 
 
 def redact_url(url: str) -> str:
@@ -242,31 +166,9 @@ class HttpClient:
         self.timeout = (CONNECT_TIMEOUT, read_timeout)
         self.headers = {"User-Agent": USER_AGENT}
         self.deadline = deadline  # --timeout: bounds every request, retry and wait
-        self._refusals = _Refusals()
-        self._safe = self._session(retries, retries, backoff)
-        self._unsafe = self._session(retries, 0, backoff)
-
-    def _session(self, connect: int, other: int, backoff: float) -> requests.Session:
-        """`other` bounds retries after the request may have reached the server."""
-        retry = _RunRetry(
-            total=connect + other,
-            connect=connect,
-            read=other,
-            status=other,
-            other=0,
-            allowed_methods=IDEMPOTENT_METHODS | {"POST"},
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=backoff,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
-        )
-        retry.deadline, retry.refusals = self.deadline, self._refusals
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
+        self._refusals = Refusals()
+        self._safe = session(retries, retries, backoff, deadline, self._refusals)
+        self._unsafe = session(retries, 0, backoff, deadline, self._refusals)
 
     def describe(self, exc: BaseException, url: str) -> str:
         """Why a request to `url` failed (see _describe); the setting is named for its origin."""
@@ -315,7 +217,7 @@ class HttpClient:
         if self.deadline is not None:
             left = self.deadline.remaining()
             if left <= 0:
-                raise NetworkError(self.service, self.deadline.gave_up(what), job)
+                raise self.deadline.expired(self.service, what, job)
             connect, read = min(connect, left), min(read, left)
         self._refusals.wait = None
         session = self._safe if idempotent else self._unsafe
@@ -324,23 +226,22 @@ class HttpClient:
                 method, url, headers=headers, timeout=(connect, read), stream=stream, **kwargs
             )
         except requests.RequestException as exc:
-            if (
-                isinstance(exc, requests.Timeout)
-                and self.deadline
-                and self.deadline.remaining() <= 0
-            ):
-                words = self.deadline.gave_up(what)  # its time-out was the deadline's
-            else:
-                words = self._within_timeout(f"{what}: {self.describe(exc, url)}")
-            raise NetworkError(self.service, words, job) from None
+            if self.deadline is not None and self.out_of_time():
+                if isinstance(exc, requests.Timeout) and self.deadline.remaining() <= 0:
+                    raise self.deadline.expired(self.service, what, job) from None  # its time-out
+                words = f"{what}: {self.describe(exc, url)}"  # a retry not made in time
+                raise self.deadline.expired(self.service, words, job, named=True) from None
+            raise NetworkError(self.service, f"{what}: {self.describe(exc, url)}", job) from None
         if response.status_code >= 400:
             error = self.error_for(response, job)
-            if self._out_of_time():
+            if self.deadline is not None and self.out_of_time():
                 asked = response.headers.get("Retry-After")
                 words = error.message + (f" (Retry-After: {asked})" if asked else "")
+                if isinstance(error, NetworkError):
+                    raise self.deadline.expired(self.service, words, job, named=True)
                 raise type(error)(
                     self.service,
-                    self._within_timeout(words),
+                    self.deadline.gave_up(words),
                     job,
                     status=error.status,
                     code=error.code,
@@ -357,14 +258,11 @@ class HttpClient:
         if not os.path.exists(bundle.path):
             raise InputError(self.service, f"{what}: {network.bad_bundle(bundle)}", job)
 
-    def _out_of_time(self) -> bool:
+    def out_of_time(self) -> bool:
         """Whether the last request ended for the deadline (a retry not made, a time-out)."""
         if self.deadline is None:
             return False
         return self._refusals.wait is not None or self.deadline.remaining() <= 0
-
-    def _within_timeout(self, words: str) -> str:
-        return self.deadline.gave_up(words) if self.deadline and self._out_of_time() else words
 
     def _last_call(
         self,
@@ -431,12 +329,8 @@ class HttpClient:
         return kind(self.service, message, job, status=status, code=code)
 
     def upload(self, url: str, path: Path | None, *, job: str | None = None) -> None:
-        """PUT a file (or an empty body) to a presigned link, streamed from disk."""
-        if path is None:
-            self.request("PUT", url, job=job, data=b"")
-            return
-        with open(path, "rb") as body:
-            self.request("PUT", url, job=job, data=body)
+        """PUT a file (or an empty body) to a presigned link, streamed from disk (transfer.py)."""
+        transfer.upload(self, url, path, job=job)
 
     def download(
         self,
@@ -444,152 +338,7 @@ class HttpClient:
         dest: Path,
         *,
         job: str | None = None,
-        size: int | None = None,
-        sha256: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Path:
-        """Stream a file to `dest`; it appears under its name only when complete and verified."""
-        part = dest.with_name(f".{dest.name}.part")
-        last_error: RemoteJobsError | None = None
-        for attempt in range(DOWNLOAD_ATTEMPTS):
-            if attempt:
-                pause = BACKOFF * 2**attempt
-                if self.deadline is not None and self.deadline.remaining() <= pause:
-                    assert last_error is not None
-                    raise NetworkError(self.service, self.deadline.gave_up(last_error.message), job)
-                time.sleep(pause)
-            try:
-                with self.request("GET", path, job=job, stream=True, headers=headers or {}) as resp:
-                    # Hash only when there is a checksum to compare: it costs a third of the speed.
-                    digest = hashlib.sha256() if sha256 is not None else None
-                    written = 0
-                    with open(part, "wb") as out:
-                        for chunk in resp.iter_content(CHUNK):
-                            if self.deadline is not None and self.deadline.remaining() <= 0:
-                                raise NetworkError(
-                                    self.service,
-                                    self.deadline.gave_up(f"downloading {dest.name}"),
-                                    job,
-                                )
-                            out.write(chunk)
-                            if digest is not None:
-                                digest.update(chunk)
-                            written += len(chunk)
-                    announced = resp.headers.get("Content-Length")
-                    plain = not resp.headers.get("Content-Encoding")
-                    if announced and plain and written != int(announced):
-                        raise NetworkError(
-                            self.service,
-                            f"{dest.name}: got {written} of {announced} bytes",
-                            job,
-                        )
-                hexdigest = digest.hexdigest() if digest is not None else None
-                self._verify(dest.name, written, hexdigest, size, sha256, job)
-                os.replace(part, dest)
-                return dest
-            except requests.RequestException as exc:
-                why = self.describe(exc, self.url(path))
-                words = self._within_timeout(f"downloading {dest.name}: {why}")
-                last_error = NetworkError(self.service, words, job)
-                if self._out_of_time():
-                    raise last_error from None
-            except NetworkError as exc:
-                if self._out_of_time():
-                    raise
-                last_error = exc
-            finally:
-                part.unlink(missing_ok=True)
-        assert last_error is not None
-        raise last_error
-
-    def _verify(
-        self,
-        name: str,
-        written: int,
-        digest: str | None,
-        size: int | None,
-        sha256: str | None,
-        job: str | None,
-    ) -> None:
-        if size is not None and written != size:
-            raise RemoteJobError(
-                self.service, f"{name}: {written} bytes received, manifest says {size}", job
-            )
-        if sha256 is not None and digest != sha256.lower():
-            raise RemoteJobError(
-                self.service,
-                f"{name}: SHA-256 {digest} does not match the manifest ({sha256})",
-                job,
-            )
-
-
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def _sse_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Lines of an event stream: UTF-8, ended by CRLF, LF or CR (the SSE specification).
-
-    A line is given out as soon as its end arrives: a CR is not held back to see whether an
-    LF follows (that LF is dropped when it comes).
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    buffer, skip_lf, first = "", False, True
-    for chunk in chunks:
-        text = decoder.decode(chunk)
-        if not text:
-            continue
-        if first:
-            text, first = text.removeprefix("\ufeff"), False
-        if skip_lf:
-            text, skip_lf = text.removeprefix("\n"), False
-        buffer += text
-        start = 0
-        for end in _LINE_END.finditer(buffer):
-            yield buffer[start : end.start()]
-            start = end.end()
-            skip_lf = end.group() == "\r" and start == len(buffer)
-        buffer = buffer[start:]
-
-
-def _available(response: requests.Response) -> Iterator[bytes]:
-    """The body as its bytes arrive: read1 returns what is there instead of waiting to fill
-    a buffer, so an event is seen when it is sent, whether or not the stream is chunked."""
-    raw = response.raw
-    if isinstance(raw, BaseHTTPResponse):
-        read = functools.partial(raw.read1, decode_content=True)
-    else:  # vcrpy's stand-in, replaying a recorded stream
-        read = raw.read1
-    while chunk := read(CHUNK):
-        yield chunk
-
-
-def iter_sse(
-    response: requests.Response, service: str, job: str | None
-) -> Iterator[tuple[str, str]]:
-    """Server-Sent Events as (event, data), parsed as the SSE specification says.
-
-    Multi-line `data:` fields are joined with newlines; an event without data is not
-    dispatched; a comment (the server's keep-alive) comes as ("keep-alive", "") so the caller
-    can check its deadline; an event cut off by the end of the stream is dropped. A stream
-    that breaks raises NetworkError, so callers can fall back to polling.
-    """
-    event, data = "", list[str]()
-    try:
-        for line in _sse_lines(_available(response)):
-            if not line:
-                if data:
-                    yield event or "message", "\n".join(data)
-                event, data = "", []
-            elif line.startswith(":"):
-                yield "keep-alive", ""
-            else:
-                field, colon, value = line.partition(":")
-                if colon and value.startswith(" "):
-                    value = value[1:]
-                if field == "event":
-                    event = value
-                elif field == "data":
-                    data.append(value)
-    except (requests.RequestException, Urllib3Error, OSError) as exc:
-        why = _describe(exc, response.url)
-        raise NetworkError(service, f"event stream broke: {why}", job) from None
+        """Stream a file to `dest`; it appears under its name only when complete (transfer.py)."""
+        return transfer.download(self, path, dest, job=job, headers=headers)

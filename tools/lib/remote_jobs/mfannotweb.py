@@ -27,6 +27,7 @@ from .errors import (
     InputError,
     Interrupted,
     NetworkError,
+    OutOfTime,
     RemoteJobError,
     RemoteJobsError,
 )
@@ -241,9 +242,15 @@ def run(
         raise
     except Exception as failure:  # the run fails: a job still queued would run for nobody
         kept = jobfile.resumable and not isinstance(failure, JobFileError)
-        if not kept and job.status == "queued":
+        if kept:
+            fate = f"kept in {jobfile.path} for a rerun with it"
+        elif job.status == "queued":
             until = time.monotonic() + FAILURE_GRACE
-            _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
+            fate = _cancel_if_queued(client, kind, job, jobfile, progress, until=until)
+        else:
+            fate = f"not cancelled (the service cancels only queued jobs, this one is {job.status})"
+        if isinstance(failure, OutOfTime):  # say what became of the job, not the last request
+            raise failure.leaving([f"job {job.id} still {job.status}, {fate}"]) from None
         raise
     files = fetch_results(client, job, outdir, waiter, expect, ours)
     written = {path.relative_to(outdir).as_posix(): path.stat().st_size for path in files}
@@ -295,19 +302,20 @@ def _cancel_if_queued(
     progress: Progress,
     *,
     until: float,
-) -> None:
+) -> str:
     """The run ends for good; the API can cancel a job only while it is queued. One last call,
-    answered by `until` (time.monotonic()) or given up."""
+    answered by `until` (time.monotonic()) or given up. Returns what became of the job."""
     from .http import at_once
 
     why = at_once({job.id: functools.partial(client.cancel, job, until=until)}, until)[job.id]
     if why is not None:
         progress.info(SERVICE, f"could not cancel job {job.id}: {why}")
-        return
+        return f"not cancelled ({why})"
     progress.info(SERVICE, f"cancelled queued job {job.id}")
     # A job file that could not be written before cannot be now: the run says so already.
     with contextlib.suppress(JobFileError):
         jobfile.drop(kind)
+    return "cancelled"
 
 
 def _failure(client: MfannotWebClient, job: Job, fallback: str) -> RemoteJobError:
@@ -332,7 +340,9 @@ def _wait(
             if _follow_events(client, job, waiter, progress):
                 return
             progress.info(SERVICE, f"{job.id}: event stream ended early; polling instead")
-        except NetworkError as exc:
+        except OutOfTime:
+            raise
+        except NetworkError as exc:  # broken, or a line or an event past its bound
             progress.info(SERVICE, f"{job.id}: event stream lost ({exc.message}); polling instead")
 
     def finished() -> bool:
@@ -356,15 +366,26 @@ def _follow_events(client: MfannotWebClient, job: Job, waiter: Waiter, progress:
     Acts on `done` and `error` the moment they arrive, even if the server keeps the stream
     open; keep-alive comments keep the --timeout checked.
     """
-    from .http import iter_sse, resolve_link
+    from .http import resolve_link
+    from .sse import iter_sse
 
     try:
         response = client.events(job)
+    except OutOfTime:
+        raise
     except (NetworkError, RemoteJobError) as exc:  # no stream here: polling still works
         progress.info(SERVICE, f"{job.id}: no event stream ({exc.message}); polling instead")
         return False
     with response:
-        for event, data in iter_sse(response, SERVICE, job.id):
+        stream = iter_sse(
+            response,
+            SERVICE,
+            job.id,
+            deadline=client.http.deadline,
+            read_timeout=EVENT_READ_TIMEOUT,
+            what="job still running",
+        )
+        for event, data in stream:
             waiter.check_deadline(SERVICE, "job still running", job.id)
             payload = _json_or_text(data)
             if event == "status":

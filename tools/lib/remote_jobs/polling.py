@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import NetworkError
+from .errors import OutOfTime
 
 Emit = Callable[[str], None]
 
@@ -40,6 +40,11 @@ class Deadline:
     def gave_up(self, what: str) -> str:
         return f"gave up after --timeout {self.seconds:g} s: {what}"
 
+    def expired(self, service: str, what: str, job: str | None = None, **how: bool) -> OutOfTime:
+        """The error that ends a run out of time while it was doing `what` (`how`: OutOfTime's
+        `named`)."""
+        return OutOfTime(service, self.seconds, what, job, **how)
+
 
 class Waiter:
     """Sleeps between polls with a growing interval, and enforces the overall --timeout."""
@@ -60,7 +65,7 @@ class Waiter:
 
     def check_deadline(self, service: str, what: str, job: str | None = None) -> None:
         if self.deadline is not None and self.deadline.remaining() <= 0:
-            raise NetworkError(service, self.deadline.gave_up(what), job)
+            raise self.deadline.expired(service, what, job)
 
     def wait(
         self,

@@ -23,6 +23,7 @@ from ..errors import (
     AuthError,
     InputError,
     Interrupted,
+    OutOfTime,
     RemoteJobError,
     RemoteJobsError,
 )
@@ -278,6 +279,7 @@ class _Batch:
         self.ended: set[str] = set()  # samples whose job ended on the service without results
         self.unlisted: set[str] = set()  # jobs started by this run that no job/list showed yet
         self.renewed: set[str] = set()  # samples submitted afresh after a job lost at its start
+        self.states: dict[str, str] = {}  # job id -> its state when last polled
 
     def run(self) -> dict[str, Path]:
         try:
@@ -292,7 +294,9 @@ class _Batch:
             raise
         except Exception as failure:  # a RemoteJobsError, or an answer shaped unlike the docs
             keep = self.jobfile.resumable and not isinstance(failure, JobFileError)
-            self.leave(keep, until=time.monotonic() + FAILURE_GRACE)
+            left = self.leave(keep, until=time.monotonic() + FAILURE_GRACE)
+            if isinstance(failure, OutOfTime):  # which jobs it left, not the request it ended
+                raise failure.leaving(left) from None
             raise
         return {name: self.outdir / name for name in self.samples}
 
@@ -434,6 +438,7 @@ class _Batch:
     def seen(self, job_id: str, state: str) -> None:
         name = self.pending[job_id]
         self.unlisted.discard(job_id)
+        self.states[job_id] = state
         ended = state in SUCCESS or state == "ERROR"
         label = QUEUED if state == "INIT" else "SUCCESSFUL" if state in SUCCESS else state
         self.progress.state(SERVICE, name, label, summary=SUMMARY if ended else None)
@@ -441,6 +446,8 @@ class _Batch:
             del self.pending[job_id]
             try:
                 self.fetch(name, job_id)
+            except OutOfTime:  # the run's, not this job's
+                raise
             except RemoteJobsError as exc:  # this job's; the others are still delivered
                 self.failures[name] = exc
         elif state == "ERROR":
@@ -555,17 +562,18 @@ class _Batch:
             )
         return text
 
-    def leave(self, keep: bool, *, until: float) -> None:
+    def leave(self, keep: bool, *, until: float) -> list[str]:
         """Delete the jobs the run leaves unfinished (running, or finished but not fetched),
         all at once, answered by `until` or given up: nobody waits for them any more.
 
         With `keep`, they stay on record for a rerun with the job file, which finds out what
         became of each (`reattach`). A job that ended on the service without results is left
-        as it is.
+        as it is. Returns, per job left, its id, its state and what became of it.
         """
         from ..http import at_once
 
         doomed: dict[str, dict[str, str]] = {}
+        left: list[str] = []
         for name in self.samples:
             record = self.record(name)
             if not record or record.get("fetched") or name in self.ended:
@@ -576,10 +584,12 @@ class _Batch:
                     f"{name}: job {record['id']} is kept; run again with the same --job-file to"
                     " re-attach",
                 )
+                where = self.jobfile.path
+                left.append(f"{self.described(name)}, kept in {where} for a rerun with it")
                 continue
             doomed[name] = self.api.ref(record)
         if not doomed:
-            return
+            return left
         outcomes = at_once(
             {
                 name: functools.partial(self.api.delete, ref, until=until)
@@ -593,6 +603,24 @@ class _Batch:
                 self.progress.info(SERVICE, f"{name}: deleted job {job_id}")
             else:
                 self.progress.info(SERVICE, f"{name}: could not delete job {job_id}: {why}")
+            fate = "deleted" if why is None else f"not deleted ({why})"
+            left.append(f"{self.described(name)}, {fate}")
         # A job file that could not be written before cannot be now: the run says so already.
         with contextlib.suppress(JobFileError):
             self.jobfile.drop(*(name for name, why in outcomes.items() if why is None))
+        return left
+
+    def described(self, name: str) -> str:
+        """A job the run leaves: its id, its sample and its state when last polled."""
+        record = self.record(name)
+        job_id = str(record.get("id"))
+        state = self.states.get(job_id)
+        if not record.get("started"):
+            state = "never started"
+        elif state in SUCCESS:
+            state = f"{state}, its files not fetched"
+        elif state is None:
+            state = "still running"  # not yet polled
+        else:
+            state = f"still {state}"
+        return f"job {job_id} ({name}) {state}"

@@ -32,7 +32,7 @@ class Service:
 
     def _discover(self) -> dict[str, dict[str, Any]] | None:
         if not self._asked:
-            from ..http import RETRY_STATUSES  # loaded once a service is asked (see cli)
+            from ..retries import RETRY_STATUSES  # loaded once a service is asked (see cli)
 
             self._asked = True
             try:
