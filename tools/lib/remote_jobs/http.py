@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -331,6 +331,12 @@ class HttpClient:
     def upload(self, url: str, path: Path | None, *, job: str | None = None) -> None:
         """PUT a file (or an empty body) to a presigned link, streamed from disk (transfer.py)."""
         transfer.upload(self, url, path, job=job)
+
+    def upload_stream(
+        self, url: str, file: IO[bytes], name: str, *, job: str | None = None
+    ) -> None:
+        """PUT an open file from where it stands, streamed (transfer.py); `name` names it."""
+        transfer.upload_stream(self, url, file, name, job=job)
 
     def download(
         self,

@@ -116,21 +116,30 @@ def upload(client: HttpClient, url: str, path: Path | None, *, job: str | None =
     if path is None:
         client.request("PUT", url, job=job, data=b"")
         return
-    deadline, what = client.deadline, f"uploading {path.name}"
+    with open(path, "rb") as file:
+        upload_stream(client, url, file, path.name, job=job)
+
+
+def upload_stream(
+    client: HttpClient, url: str, file: IO[bytes], name: str, *, job: str | None = None
+) -> None:
+    """PUT an open file from where it stands to its end (a FASTA file without its byte order
+    mark, say: fasta.upload_body), the deadline checked before each block is sent."""
+    deadline, what = client.deadline, f"uploading {name}"
 
     def check() -> None:
         if deadline is not None and deadline.remaining() <= 0:
             raise deadline.expired(client.service, what, job, named=True)
 
-    with open(path, "rb") as file:
-        body = TimedBody(file, os.fstat(file.fileno()).st_size, check)
-        try:
-            client.request("PUT", url, job=job, data=body)
-        except OutOfTime as exc:
-            if exc.named:
-                raise
-            # A block's send, or the wait for the answer, timed out at the deadline.
-            raise OutOfTime(client.service, exc.seconds, what, job, named=True) from None
+    # The whole file's size: requests takes what stands before tell() off len() itself.
+    body = TimedBody(file, os.fstat(file.fileno()).st_size, check)
+    try:
+        client.request("PUT", url, job=job, data=body)
+    except OutOfTime as exc:
+        if exc.named:
+            raise
+        # A block's send, or the wait for the answer, timed out at the deadline.
+        raise OutOfTime(client.service, exc.seconds, what, job, named=True) from None
 
 
 def download(

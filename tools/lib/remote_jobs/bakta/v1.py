@@ -71,7 +71,7 @@ class V1:
         http, options = self.client.http, self.options
         # Bakta's docs: all three links must be PUT, unused ones with an empty body.
         with upload_body(path) as body:  # no byte order mark: Bakta's reader takes none
-            http.request("PUT", answer["uploadLinkFasta"], job=job["jobID"], data=body)
+            http.upload_stream(answer["uploadLinkFasta"], body, path.name, job=job["jobID"])
         http.upload(answer["uploadLinkProdigal"], options.prodigal_tf, job=job["jobID"])
         http.upload(answer["uploadLinkReplicons"], options.replicons, job=job["jobID"])
         self.client.start(job, options.v1_config())

@@ -136,7 +136,7 @@ class V2:
                 )
             elif kind in FASTA_UPLOADS:  # no byte order mark: Bakta's reader takes none
                 with upload_body(file) as body:
-                    self.client.http.request("PUT", links[kind], job=job["job_id"], data=body)
+                    self.client.http.upload_stream(links[kind], body, file.name, job=job["job_id"])
             else:
                 self.client.http.upload(links[kind], file, job=job["job_id"])
         self.client.start(job, workflow.kind, workflow.config)
