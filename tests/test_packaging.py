@@ -122,8 +122,11 @@ def test_every_cassette_a_tool_test_names_exists_and_ships_with_its_repository()
 
 
 def test_test_data_stays_small() -> None:
+    """All the recordings and inputs together; each tool's repository ships only its own
+    (tests/shed). 1 MB until 0.3.0, whose Bakta tests replay a resubmission, job logs and a
+    gzip-compressed genome (about 0.15 MB more)."""
     total = sum(p.stat().st_size for p in (ROOT / "test-data").rglob("*") if p.is_file())
-    assert total < 1_000_000
+    assert total < 1_250_000
 
 
 RUNNER_FILES = sorted(
