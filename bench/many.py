@@ -181,7 +181,10 @@ def _upload(api: GalaxyApi, history: str, name: str) -> float:
 def _submit(api: GalaxyApi, history: str, tool: str, collection: str) -> list[str]:
     if tool == "remote_bakta":  # mapped over the list: one job per genome
         inputs: dict[str, Any] = {
-            "genome": {"batch": True, "values": [{"src": "hdca", "id": collection}]}
+            "input_option|input_file": {
+                "batch": True,
+                "values": [{"src": "hdca", "id": collection}],
+            }
         }
     else:  # one job for the list
         inputs = {"genomes": {"src": "hdca", "id": collection}}
@@ -192,8 +195,8 @@ def _submit(api: GalaxyApi, history: str, tool: str, collection: str) -> list[st
 def _job_genomes(api: GalaxyApi, job: str, names: list[str]) -> list[str]:
     """The genomes (remote job names) of a Galaxy job: its input's name, or the whole list."""
     inputs = api("GET", f"jobs/{job}")["inputs"]
-    if "genome" in inputs:
-        return [str(api("GET", f"datasets/{inputs['genome']['id']}")["name"])]
+    if "input_option|input_file" in inputs:
+        return [str(api("GET", f"datasets/{inputs['input_option|input_file']['id']}")["name"])]
     return names
 
 

@@ -69,6 +69,18 @@ def cmd_tool_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def bundled_tool(relative: str) -> Path | None:
+    """A tool bundled with the Galaxy package of this interpreter (its venv), if there is one."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("galaxy")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder, "tools", "bundled", relative)
+        if path.is_file():
+            return path
+    return None
+
+
 def cmd_tool_conf(args: argparse.Namespace) -> int:
     """Write a tool_conf.xml loading every tool of TOOLS_DIR in place, in one panel section.
 
@@ -84,7 +96,17 @@ def cmd_tool_conf(args: argparse.Namespace) -> int:
     lines += [
         f"    <tool file={quoteattr(str(path))}/>" for path in tool_files(Path(args.tools_dir))
     ]
-    lines += ["  </section>", "</toolbox>", ""]
+    lines += ["  </section>"]
+    # Galaxy's own Concatenate (cat1), as every Galaxy has it: tests/galaxy/test_iuc_swap.py
+    # connects it to several outputs of a Bakta step.
+    cat = bundled_tool("filters/catWrapper.xml")
+    if cat:
+        lines += [
+            '  <section id="galaxy_text" name="Text manipulation">',
+            f"    <tool file={quoteattr(str(cat))}/>",
+            "  </section>",
+        ]
+    lines += ["</toolbox>", ""]
     tmp = Path(f"{args.output}.tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(args.output)
@@ -300,7 +322,8 @@ def replay_copy(workflow_path: Path, out: Path, recordings: dict[str, str]) -> P
         raise SystemExit(f"{workflow_path.name} has no tool step {sorted(unknown)}")
     for label, cassette in recordings.items():
         state = json.loads(steps[label]["tool_state"])
-        if state.get("test_cassette") != "":
+        # Absent: a step saved with another tool (the IUC's Bakta) and switched to this one.
+        if state.get("test_cassette", "") != "":
             raise SystemExit(f"{workflow_path.name}, step {label}: test_cassette is not empty")
         state["test_cassette"] = cassette
         steps[label]["tool_state"] = json.dumps(state)
@@ -309,6 +332,8 @@ def replay_copy(workflow_path: Path, out: Path, recordings: dict[str, str]) -> P
     copy = folder / workflow_path.name
     copy.write_text(json.dumps(workflow, indent=4), encoding="utf-8")
     tests_path = workflow_path.with_name(f"{workflow_path.stem}-tests.yml")
+    if not tests_path.is_file():  # a workflow a test invokes through the API has none
+        return copy
     tests = yaml.safe_load(tests_path.read_text(encoding="utf-8"))
     for test in tests:
         for value in test.get("job", {}).values():

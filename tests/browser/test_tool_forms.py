@@ -93,7 +93,7 @@ CASES = [
         tool_id="remote_bakta",
         name="Bakta (web service)",
         input_file="bakta_genome.fasta",
-        data_param="genome",
+        data_param="input_option|input_file",
         inputs={"test_cassette": "bakta_default.yaml"},
         sections=(
             "Organism and naming",
@@ -114,7 +114,7 @@ CASES = [
                 "Circular genome plot (SVG)",
             ],
         },
-        rerun={"genome": "bakta_genome.fasta"},
+        rerun={"input_option|input_file": "bakta_genome.fasta"},
         outputs=(
             "GFF3",
             "annotation table",

@@ -79,6 +79,13 @@ class GalaxyApi:
         response.raise_for_status()
         return response.json()
 
+    def display(self, dataset: str) -> str:
+        """A dataset's content, as text."""
+        url = f"{self.url}/api/datasets/{dataset}/display"
+        response = requests.get(url, headers=self.headers, timeout=60)
+        response.raise_for_status()
+        return response.text
+
     def post_raw(self, path: str, **kwargs: Any) -> requests.Response:
         """POST, and Galaxy's answer as it is, errors included."""
         return requests.post(f"{self.url}/api/{path}", headers=self.headers, timeout=60, **kwargs)
@@ -223,7 +230,7 @@ def run_bakta(api: GalaxyApi, name: str, installed: bool, **inputs: str) -> dict
             json={
                 "tool_id": api.tool_id("remote_bakta", installed=installed),
                 "history_id": history,
-                "inputs": {"genome": {"src": "hda", "id": genome}, **inputs},
+                "inputs": {"input_option|input_file": {"src": "hda", "id": genome}, **inputs},
             },
         )
     )

@@ -84,9 +84,9 @@ def jobs_of(api: GalaxyApi, history: str) -> list[str]:
 CHOICES = [
     (
         "remote_bakta",
-        {"genome": "bakta_genome.fasta", "test_cassette": "bakta_default.yaml"},
+        {"input_option|input_file": "bakta_genome.fasta", "test_cassette": "bakta_default.yaml"},
         "output_files|output_selection",
-        ["gff3"],
+        ["file_gff3"],
         "Select at least one file",
     ),
     (
@@ -144,7 +144,7 @@ def test_each_output_of_a_replayed_run_says_it_was_replayed(
     api: GalaxyApi, history: str, datasets: dict[str, str]
 ) -> None:
     inputs = {
-        "genome": {"src": "hda", "id": datasets["bakta_genome.fasta"]},
+        "input_option|input_file": {"src": "hda", "id": datasets["bakta_genome.fasta"]},
         "test_cassette": "bakta_default.yaml",
     }
     answer = api(

@@ -45,7 +45,12 @@ def map_over(api: GalaxyApi, history: str, tool_id: str, collection: str) -> lis
         json={
             "tool_id": tool_id,
             "history_id": history,
-            "inputs": {"genome": {"batch": True, "values": [{"src": "hdca", "id": collection}]}},
+            "inputs": {
+                "input_option|input_file": {
+                    "batch": True,
+                    "values": [{"src": "hdca", "id": collection}],
+                }
+            },
         },
     )
     return [str(job["id"]) for job in run["jobs"]]
