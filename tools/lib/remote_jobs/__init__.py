@@ -1,3 +1,3 @@
 """remote_jobs: run Bakta, MFannot/RNAweasel and codon optimisation on their web services."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
