@@ -434,16 +434,28 @@ def test_an_mfannotweb_job_file_that_cannot_be_written_cancels_the_queued_job(
 def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(
     workdir: Path, api: str
 ) -> None:
-    """The job is on record before its job/start (API v1 and v2 alike): the rerun finds it."""
+    """The job is on record before its job/start (API v1 and v2 alike): killed (SIGKILL: no
+    cleanup) while the answer of a job/start the backend acted on never came, the rerun
+    finds the job started."""
     server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"], v2=api == "v2")
+    release = threading.Event()
     server.faults.append(
-        Fault("POST", f"/api/{api}/job/start", Response(drop=True), after_handling=True)
+        Fault(
+            "POST",
+            f"/api/{api}/job/start",
+            Response(drop=True, hold=release),
+            after_handling=True,
+        )
     )
     with server:
-        first = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
+        args = [*bakta_args("genome.fasta"), "--job-file", "job.json"]
+        runner = start_cli(args, bakta_env(server), workdir)
+        wait_for(lambda: server.requests_to("POST", f"/api/{api}/job/start"), "job/start")
+        wait_for(lambda: any(job.config for job in server.jobs.values()), "the job started")
+        runner.kill()
+        runner.communicate()
+        release.set()
         (job_id,) = server.jobs
-        assert first.returncode == 5, first.stderr
-        assert server.jobs[job_id].config is not None  # the backend did start it
         record = json.loads((workdir / "job.json").read_text())["jobs"]["genome"]
         assert (record["api"], record["started"]) == (api, False)
         second = annotate(server, workdir, "genome.fasta", "--job-file", "job.json")
@@ -452,6 +464,45 @@ def test_a_start_whose_answer_was_lost_is_found_started_by_the_rerun(
     assert len(server.requests_to("POST", f"/api/{api}/job/init")) == 1
     assert len(server.requests_to("POST", f"/api/{api}/job/start")) == 1
     assert server.deleted == [] and "genome/genome.gff3" in results(workdir)
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_start_whose_answer_was_lost_is_found_started_by_job_list(
+    workdir: Path, api: str
+) -> None:
+    """A job/start the backend acted on, its answer lost: job/list lists the job, so it is
+    not sent again (a second start could run the genome twice at once)."""
+    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"], v2=api == "v2")
+    server.faults.append(
+        Fault("POST", f"/api/{api}/job/start", Response(drop=True), after_handling=True)
+    )
+    with server:
+        result = annotate(server, workdir, "genome.fasta")
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests_to("POST", f"/api/{api}/job/start")) == 1
+    assert len(server.runs) == 1 and "genome/genome.gff3" in results(workdir)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(Response(502, b"<html>502 Bad Gateway</html>"), id="502"),
+        pytest.param(Response(503, b"<html>503</html>"), id="503"),
+        pytest.param(Response(drop=True), id="dropped"),
+    ],
+)
+def test_a_start_that_did_not_reach_the_service_is_sent_again(
+    workdir: Path, refused: Response
+) -> None:
+    """A gateway's 502/503, or a connection dropped before the backend saw the job/start:
+    job/list does not list the job, so job/start is sent again, once."""
+    server = FakeBakta(script=["INIT", "RUNNING", "SUCCESSFUL"])
+    server.faults.append(Fault("POST", "/api/v1/job/start", refused))
+    with server:
+        result = annotate(server, workdir, "genome.fasta")
+    assert result.returncode == 0, result.stderr
+    assert len(server.requests_to("POST", "/api/v1/job/start")) == 2
+    assert len(server.runs) == 1 and "genome/genome.gff3" in results(workdir)
 
 
 def test_a_start_that_never_reached_the_service_is_replaced_by_the_rerun(workdir: Path) -> None:

@@ -13,8 +13,10 @@ import hashlib
 import io
 import re
 import secrets
+import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +155,20 @@ class FakeJob:
     workflow_kind: str = "bakta"  # v2
 
 
+@dataclass
+class Run:
+    """One run of a job's workflow on the service: from an accepted job/start until the job
+    ended (SUCCESSFUL or ERROR) or was deleted (time.monotonic())."""
+
+    name: str
+    job_id: str
+    began: float
+    ended: float | None = None
+
+
+TERMINAL = ("SUCCESSFUL", "ERROR")
+
+
 class FakeBakta(FakeServer):
     """Each job/list call advances every started job one step along its script."""
 
@@ -193,6 +209,12 @@ class FakeBakta(FakeServer):
         # v2 GET /job/logs: the newer backend's stages; False: an older build's 501.
         self.v2_logs = v2_logs
         self.deleted: list[str] = []  # job ids, in the order they were deleted
+        # The workflow engine fails the first N runs of the jobs of these names (by name: the
+        # same jobs whatever order their clients start them in).
+        self.engine_failures_by_name: dict[str, int] = {}
+        # Every run of a workflow: a job/start of a job already started starts another one
+        # (the backend's source shows nothing that would refuse it: the worst case is assumed).
+        self.runs: list[Run] = []
 
     def presign(self, key: str, method: str) -> str:
         date = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -276,6 +298,7 @@ class FakeBakta(FakeServer):
                 return Response(400, b"Unauthorized", {"Content-Type": "text/plain; charset=utf-8"})
             del self.jobs[job.id]
             self.deleted.append(job.id)
+            self.run_ended(job.id)
         return Response(200, b"")
 
     def _bucket(self, request: Request) -> Response:
@@ -362,12 +385,87 @@ class FakeBakta(FakeServer):
         """The job is started: it follows its script, unless the engine fails it."""
         if job.failure is None and job.script[-1] == "ERROR":
             job.failure, job.error = "bakta", self.error_log  # a scripted failure: Bakta's
-        if job.failure is None and self.engine_failures > 0:
-            self.engine_failures -= 1
+        by_name = self.engine_failures_by_name.get(job.name, 0)
+        if job.failure is None and (self.engine_failures > 0 or by_name > 0):
+            if by_name > 0:
+                self.engine_failures_by_name[job.name] = by_name - 1
+            else:
+                self.engine_failures -= 1
             job.script = ["INIT", "RUNNING", "ERROR"]
             job.failure = "engine"
         job.config = config
         job.started = job.updated = _now()
+        self.runs.append(Run(job.name, job.id, time.monotonic()))
+
+    def run_ended(self, job_id: str) -> None:
+        for run in self.runs:
+            if run.job_id == job_id and run.ended is None:
+                run.ended = time.monotonic()
+
+    def overlapping_runs(self) -> list[tuple[Run, Run]]:
+        """Pairs of runs for one genome (job name) that ran at the same time."""
+        pairs = []
+        for number, first in enumerate(self.runs):
+            for second in self.runs[number + 1 :]:
+                first_end = first.ended if first.ended is not None else float("inf")
+                if first.name == second.name and second.began < first_end:
+                    pairs.append((first, second))
+        return pairs
+
+    def classify(
+        self, request: Request, names: Container[str] | None = None
+    ) -> tuple[str, str] | None:
+        """What a request is, for Chaos: its kind (init, upload, start, list, result,
+        download, logs) and the job name it is about (the names of a status request's jobs);
+        None for a delete, a version or workflows request, or a job not in `names`."""
+        path, method = request.path, request.method
+        if path.startswith(BUCKET + "/jobs/"):
+            job_id, _, rest = path[len(BUCKET + "/jobs/") :].partition("/")
+            job = self.jobs.get(job_id)
+            if job is None:
+                return None
+            kind, key = ("upload" if method == "PUT" else "download"), f"{job.name}/{rest}"
+            return (kind, key) if names is None or job.name in names else None
+        what = path.removeprefix(API).removeprefix(API2)
+        body = request.json() if method == "POST" else None
+        refs: list[Any] = []
+        if what == "/job/init" and isinstance(body, dict):
+            name = backend_name(body.get("name"))
+            return ("init", name) if names is None or name in names else None
+        if what == "/job/start" and isinstance(body, dict):
+            kind, refs = "start", [body.get("job") or {}]
+        elif what == "/job/list" and isinstance(body, dict):
+            kind, refs = "list", list(body.get("jobs") or [])
+        elif what == "/job/result" and isinstance(body, dict):
+            kind, refs = "result", [body]
+        elif method == "GET" and what == "/job/logs":
+            kind, refs = "logs", [request.query]
+        else:
+            return None
+        jobs = [self.jobs.get(str(ref.get("jobID") or ref.get("job_id"))) for ref in refs]
+        found = sorted(job.name for job in jobs if job is not None)
+        if not found or (names is not None and any(name not in names for name in found)):
+            return None
+        return kind, ",".join(found)
+
+    def still_running(self) -> list[FakeJob]:
+        """Started jobs that have not ended (nor been deleted): work on the service."""
+        return [j for j in list(self.jobs.values()) if j.config and j.status not in TERMINAL]
+
+    def chaos_report(self) -> str:
+        """The faults Chaos gave, by kind, and the jobs set up and never started."""
+        given = Counter((k, fault) for k, _, _, fault in self.chaos.injected) if self.chaos else {}
+        lines = [f"faults given: {sum(given.values())}"]
+        lines += [f"  {kind} {fault}: {count}" for (kind, fault), count in sorted(given.items())]
+        lines += [
+            f"set up, never started (expires there unstarted): job {job.id} of {job.name}"
+            for job in self.never_started()
+        ]
+        return "\n".join(lines)
+
+    def never_started(self) -> list[FakeJob]:
+        """Jobs set up (job/init) and never started: they expire unstarted on the service."""
+        return [j for j in list(self.jobs.values()) if j.config is None]
 
     def stage_log(self, job: FakeJob, stage: str) -> tuple[str, str]:
         """One stage's status and log (v2 names); the first stage is the one that fails."""
@@ -437,6 +535,8 @@ class FakeBakta(FakeServer):
             except (ValueError, KeyError, TypeError) as exc:
                 job.status = "ERROR"  # the tool failed on its input
                 job.failure, job.error = "bakta", f"ERROR: {exc}"
+        if job.status in TERMINAL:
+            self.run_ended(job.id)
 
     def results_for(self, job: FakeJob) -> dict[str, bytes]:
         config = job.config or {}
@@ -477,6 +577,7 @@ class FakeBakta(FakeServer):
             if isinstance(job, FakeJob):
                 del self.jobs[job.id]
                 self.deleted.append(job.id)
+                self.run_ended(job.id)
             return Response(200, b"")
         return json_response("Not found", 404)
 

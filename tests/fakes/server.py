@@ -7,6 +7,8 @@ before the service sees them (a 429, a 503, a hang, a reset connection...).
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import json
 import socket
 import socketserver
@@ -91,6 +93,55 @@ class Trickle:
         )
 
 
+GATEWAY_PAGE = b"<html><head><title>{status}</title></head><body>nginx</body></html>"
+
+
+@dataclass
+class Chaos:
+    """Seeded faults on a share of the requests of every kind, as a busy public service and
+    the gateways in front of it give them: the connection dropped before the request reaches
+    the service (`drop`), a gateway's 502 or 503 (`502`, `503`), the request handled and its
+    answer lost on the way back (`lost`), and for the kinds in `cut_kinds` (downloads) the
+    answer cut off halfway through its body (`cut`).
+
+    Whether a request meets a fault, and which, is decided by the seed and by what the request
+    is (`classify`: its kind and the key of what it is about, e.g. ("start", genome); None:
+    never faulted) and by how many such requests came before it: the same seed faults the same
+    requests whatever order concurrent clients send them in. `injected` lists every fault
+    given: (kind, key, attempt, fault).
+    """
+
+    seed: int
+    share: float  # of each kind's requests
+    classify: Callable[[Request], tuple[str, str] | None]
+    faults: tuple[str, ...] = ("drop", "502", "503", "lost")
+    cut_kinds: frozenset[str] = frozenset({"download"})
+    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    injected: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    def fault(self, request: Request) -> tuple[Response, bool] | None:
+        """The fault for this request, if any: its answer, and whether the service handles
+        the request first. Called under the server's lock."""
+        what = self.classify(request)
+        if what is None:
+            return None
+        self.attempts[what] += 1
+        attempt = self.attempts[what]
+        digest = hashlib.sha256(f"{self.seed}:{what[0]}:{what[1]}:{attempt}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= self.share:
+            return None
+        choices = self.faults + (("cut",) if what[0] in self.cut_kinds else ())
+        name = choices[digest[8] % len(choices)]
+        self.injected.append((*what, attempt, name))
+        if name in ("drop", "lost"):
+            return Response(drop=True), name == "lost"
+        if name == "cut":
+            return Response(reset_after=-1), True  # -1: halfway through the handled answer
+        status = {"502": "502 Bad Gateway", "503": "503 Service Temporarily Unavailable"}[name]
+        page = GATEWAY_PAGE.replace(b"{status}", status.encode())
+        return Response(int(name), page, {"Content-Type": "text/html"}), False
+
+
 class _Listener(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver listens with a backlog of 5: more clients connecting at once (a runner's
@@ -113,6 +164,7 @@ class FakeServer:
         # Requests being served now, and the most served at once, by (method, path).
         self.serving: Counter[tuple[str, str]] = Counter()
         self.serving_peak: Counter[tuple[str, str]] = Counter()
+        self.chaos: Chaos | None = None  # seeded faults on a share of all requests
 
     # -- to override
     def handle(self, request: Request) -> Response:
@@ -151,7 +203,11 @@ class FakeServer:
                 key = (request.method, request.path)
                 with server.lock:
                     server.log.append(request)
-                    fault = server._login_fault(request) or server._fault_for(request)
+                    fault = (
+                        server._login_fault(request)
+                        or server._fault_for(request)
+                        or server._chaos_for(request)
+                    )
                     server.serving[key] += 1
                     server.serving_peak[key] = max(server.serving_peak[key], server.serving[key])
                 try:
@@ -161,6 +217,9 @@ class FakeServer:
                             handled = server.handle(request)
                         except Exception as exc:  # a bug in a fake must show, not hang the client
                             handled = json_response({"detail": f"fake server bug: {exc!r}"}, 500)
+                        if response is not None and response.reset_after == -1:
+                            body = handled.body if isinstance(handled.body, bytes) else b""
+                            response = dataclasses.replace(handled, reset_after=len(body) // 2)
                         response = response or handled
                     assert response is not None
                     self._send(response, server._trickle(request.method, request.path))
@@ -203,8 +262,8 @@ class FakeServer:
                 )
                 self.send_header("Content-Length", str(announced))
                 self.end_headers()
-                if trickle is not None:
-                    self._trickle(body, trickle)
+                if trickle is not None:  # slowly; cut short (then closed) with reset_after
+                    self._trickle(body[: response.reset_after], trickle)
                     return
                 if response.reset_after is not None:
                     self.wfile.write(body[: response.reset_after])
@@ -260,6 +319,13 @@ class FakeServer:
         page = b"<html><head><title>401 Authorization Required</title></head></html>"
         headers = {"WWW-Authenticate": 'Basic realm="service"', "Content-Type": "text/html"}
         return Fault(request.method, request.path, Response(401, page, headers))
+
+    def _chaos_for(self, request: Request) -> Fault | None:
+        given = None if self.chaos is None else self.chaos.fault(request)
+        if given is None:
+            return None
+        response, after_handling = given
+        return Fault(request.method, request.path, response, after_handling=after_handling)
 
     def _trickle(self, method: str, path: str, upload: bool = False) -> Trickle | None:
         with self.lock:

@@ -7,11 +7,13 @@ facts encoded here (marked "backend:").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import NetworkError
 from ..jobfile import JobFile
 from .logs import Failure
 from .options import FORMATS
@@ -19,6 +21,8 @@ from .options import FORMATS
 if TYPE_CHECKING:  # requests is slow to import: only commands that talk to a service load it
     from ..http import HttpClient
 
+START_ATTEMPTS = 4  # job/start sent at most this often while job/list says it is not started
+START_PAUSE = 1.0  # seconds before asking job/list; doubles with every attempt
 SUCCESS = frozenset({"SUCCESSFUL", "SUCCESSFULL"})  # backend: the old spelling still occurs
 # What a result file's name may end in: `<sample>.<suffix>` in the sample's folder. A key the
 # service sends that is not one (a '/', a leading dot...) never becomes a path.
@@ -70,6 +74,40 @@ class Endpoints:
 
     def list(self, jobs: Iterable[dict[str, str]]) -> dict[str, Any]:
         return dict(self.http.json("POST", "/job/list", json={"jobs": list(jobs)}, idempotent=True))
+
+    def start_once(self, job: dict[str, str], start: Callable[[], None]) -> None:
+        """Send job/start (`start`) until the service has started the job, and never twice.
+
+        A job/start that got no answer, or a gateway's 429/502/503/504, may have started the
+        job or not; sent again after it did, it could start a second run of one genome (the
+        backend's source shows nothing that would refuse it). job/list tells: a started job is
+        listed, one never started is in neither list (backend). So after such a failure it
+        is sent again only while job/list does not list the job; a job/list that does not
+        know it (NOT_FOUND) ends the matter here: the first poll round says so.
+        """
+        job_id = job[self.id_key]
+        for attempt in range(START_ATTEMPTS):
+            try:
+                start()
+                return
+            except NetworkError as failure:  # may have reached the service
+                if attempt == START_ATTEMPTS - 1 or failure.status not in (
+                    None,
+                    429,
+                    502,
+                    503,
+                    504,
+                ):
+                    raise
+            deadline = self.http.deadline
+            pause = START_PAUSE * 2**attempt
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline.remaining())))
+            answer = self.list([job])
+            listed = answer.get("jobs", []) + answer.get(
+                "failedJobs", answer.get("failed_jobs", [])
+            )
+            if any(isinstance(e, dict) and str(e.get(self.id_key)) == job_id for e in listed):
+                return
 
     def result(self, job: dict[str, str]) -> dict[str, Any]:
         return dict(

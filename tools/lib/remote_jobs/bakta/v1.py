@@ -41,7 +41,9 @@ class BaktaClient(Endpoints):
 
     def init(self, name: str, replicon_table_type: str) -> dict[str, Any]:
         body = {"name": name, "repliconTableType": replicon_table_type}
-        answer = self.http.json("POST", "/job/init", json=body)  # not idempotent: no retry
+        # Retried: an init whose answer was lost leaves a job that is never started, and the
+        # service lets it expire unstarted; its upload links are never used.
+        answer = self.http.json("POST", "/job/init", json=body, idempotent=True)
         if not isinstance(answer, dict) or "job" not in answer:
             raise NetworkError(SERVICE, f"unexpected answer to job/init: {str(answer)[:200]}")
         return dict(answer)
@@ -74,7 +76,7 @@ class V1:
             http.upload_stream(answer["uploadLinkFasta"], body, path.name, job=job["jobID"])
         http.upload(answer["uploadLinkProdigal"], options.prodigal_tf, job=job["jobID"])
         http.upload(answer["uploadLinkReplicons"], options.replicons, job=job["jobID"])
-        self.client.start(job, options.v1_config())
+        self.client.start_once(job, lambda: self.client.start(job, options.v1_config()))
         return record
 
     def ref(self, record: dict[str, Any]) -> dict[str, str]:

@@ -85,7 +85,9 @@ class BaktaV2Client(Endpoints):
 
     def init(self, name: str, workflow_kind: str) -> dict[str, Any]:
         body = {"name": name, "workflow_kind": workflow_kind}
-        answer = self.http.json("POST", "/job/init", json=body)  # not idempotent: no retry
+        # Retried: an init whose answer was lost leaves a job that is never started, and the
+        # service lets it expire unstarted; its upload links are never used.
+        answer = self.http.json("POST", "/job/init", json=body, idempotent=True)
         if not isinstance(answer, dict) or not isinstance(answer.get("job"), dict):
             raise NetworkError(SERVICE, f"unexpected answer to job/init: {str(answer)[:200]}")
         return dict(answer)
@@ -139,7 +141,7 @@ class V2:
                     self.client.http.upload_stream(links[kind], body, file.name, job=job["job_id"])
             else:
                 self.client.http.upload(links[kind], file, job=job["job_id"])
-        self.client.start(job, workflow.kind, workflow.config)
+        self.client.start_once(job, lambda: self.client.start(job, workflow.kind, workflow.config))
         return record
 
     def ref(self, record: dict[str, Any]) -> dict[str, str]:
