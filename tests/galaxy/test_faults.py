@@ -135,7 +135,12 @@ def test_many_genomes_meeting_faults_a_restart_and_deletions_lose_nothing(
                 and api.job_state(galaxy_job[BAD_INPUT]) in TERMINAL
             )
 
-        wait_for("both lists run on the service", under_way, limit=300)
+        wait_for(
+            "both lists run on the service (6 local, 12 on Pulsar), the engine's two failures"
+            f" submitted again, {BAD_INPUT} ended",
+            under_way,
+            limit=300,
+        )
         upload = api.upload(history, UPLOAD, "uploaded_meanwhile.fasta")
         assert api("GET", f"datasets/{upload}")["state"] == "ok"
         assert sum(api.job_state(job) not in TERMINAL for job in jobs) > GENOMES  # still waiting
