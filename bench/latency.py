@@ -109,14 +109,10 @@ def measure(plan: Plan, workdir: Path) -> Section:
     ]
     if close.median >= SSE_GOAL:
         section.notes.append(
-            "Without chunked framing the events reach the runner only when the stream ends:"
-            " `iter_sse` (lib/remote_jobs/http.py) reads through requests' `iter_lines()`,"
-            " which asks urllib3 for 512 bytes at a time, and urllib3 2 returns such a read of"
-            " a body without chunked framing only once 512 bytes have arrived or the"
-            " connection has closed. The `done` event (about 80 bytes) and the state changes"
-            " before it wait in that read; the progress lines are late by as much. A stream"
-            " that stayed open after `done` would hold them for minutes (each keep-alive adds"
-            " 14 bytes). Reading what has arrived (urllib3's `read1()`) would not wait. With"
-            " chunked framing urllib3 returns every chunk as it comes."
+            "Without chunked framing the events reached the runner late, although `iter_sse`"
+            " (lib/remote_jobs/sse.py) reads the stream with urllib3's `read1()`"
+            " (`transfer.arrivals`), which returns what has arrived without waiting to fill"
+            " a buffer: look there first (an older runner read through requests'"
+            " `iter_lines()`, which waited for 512 bytes or the end of the stream)."
         )
     return section

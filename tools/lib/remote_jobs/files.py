@@ -100,15 +100,26 @@ def staged(
         os.close(lock)
 
 
+def flock(fd: int, *, wait: bool) -> bool | None:
+    """An exclusive flock on the open file `fd`: True when taken, False when another process
+    holds it (only without `wait`), None on a file system without locks (the caller then runs
+    unguarded: the job file's and the staging folders' locks alike)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if not wait and exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        return None
+    return True
+
+
 def _own_staging(outdir: Path) -> tuple[Path, int]:
     """A new staging folder, locked (flock) while this run uses it: a run that finds one it can
     lock knows that its run has ended (killed) and removes it."""
     while True:
         path = Path(tempfile.mkdtemp(prefix=f"{STAGING}-", dir=outdir))
         lock = os.open(path, os.O_RDONLY)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:  # a file system without locks: nobody will take it for abandoned
+        if flock(lock, wait=True) is None:  # nobody will take it for abandoned either
             return path, lock
         try:
             if os.path.samestat(os.fstat(lock), os.stat(path)):
@@ -128,10 +139,8 @@ def _clear_abandoned(outdir: Path) -> None:
         except OSError:
             continue
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            pass  # in use by a run, or a file system without locks
+            if flock(lock, wait=False):  # not in use by a run (nor unlockable)
+                shutil.rmtree(entry, ignore_errors=True)
         finally:
             os.close(lock)
 

@@ -227,7 +227,7 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             if self.deadline is not None and self.out_of_time():
-                if isinstance(exc, requests.Timeout) and self.deadline.remaining() <= 0:
+                if isinstance(exc, requests.Timeout) and self.deadline.passed():
                     raise self.deadline.expired(self.service, what, job) from None  # its time-out
                 words = f"{what}: {self.describe(exc, url)}"  # a retry not made in time
                 raise self.deadline.expired(self.service, words, job, named=True) from None
@@ -262,7 +262,7 @@ class HttpClient:
         """Whether the last request ended for the deadline (a retry not made, a time-out)."""
         if self.deadline is None:
             return False
-        return self._refusals.wait is not None or self.deadline.remaining() <= 0
+        return self._refusals.wait is not None or self.deadline.passed()
 
     def _last_call(
         self,

@@ -9,8 +9,6 @@ would each submit a job of their own, and remember one.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import InputError, RemoteJobError
+from .files import flock
 from .polling import Progress
 
 
@@ -158,19 +157,14 @@ def _lock(path: Path, service: str) -> None:
         lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise JobFileError(service, f"cannot write {lock_path}: {exc.strerror}") from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            _LOCKS[key] = lock  # a file system without locks: run unguarded, as before
-            return
+    if flock(lock, wait=False) is False:
         os.close(lock)
         raise JobFileError(
             service,
             f"job file {path} is in use by another run (it holds {lock_path.name}); wait for"
             " that run to end, or use another --job-file",
-        ) from None
-    _LOCKS[key] = lock
+        )
+    _LOCKS[key] = lock  # held (or a file system without locks: run unguarded, as before)
 
 
 def _sync_folder(directory: Path) -> None:

@@ -37,6 +37,9 @@ class Deadline:
     def remaining(self) -> float:
         return self.at - time.monotonic()
 
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
     def gave_up(self, what: str) -> str:
         return f"gave up after --timeout {self.seconds:g} s: {what}"
 
@@ -64,7 +67,7 @@ class Waiter:
         return None if self.deadline is None else self.deadline.remaining()
 
     def check_deadline(self, service: str, what: str, job: str | None = None) -> None:
-        if self.deadline is not None and self.deadline.remaining() <= 0:
+        if self.deadline is not None and self.deadline.passed():
             raise self.deadline.expired(service, what, job)
 
     def wait(

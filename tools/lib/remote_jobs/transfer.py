@@ -63,7 +63,7 @@ def arrivals(
         try:
             chunk = read(CHUNK)
         except (Urllib3Error, requests.RequestException, OSError) as exc:
-            if deadline is not None and deadline.remaining() <= 0:
+            if deadline is not None and deadline.passed():
                 raise expired() from None
             raise _as_requests_error(exc) from exc
         if not chunk:
@@ -128,7 +128,7 @@ def upload_stream(
     deadline, what = client.deadline, f"uploading {name}"
 
     def check() -> None:
-        if deadline is not None and deadline.remaining() <= 0:
+        if deadline is not None and deadline.passed():
             raise deadline.expired(client.service, what, job, named=True)
 
     # The whole file's size: requests takes what stands before tell() off len() itself.

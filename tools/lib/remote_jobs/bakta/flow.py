@@ -127,9 +127,9 @@ def annotate(
         api = V2(_v2_for(service, workflow, recorded), workflow, replacements)
         progress.info(SERVICE, service.provenance(workflow))
     batch = _Batch(
-        api, samples, outdir, chosen, options.result_formats(), jobfile, waiter, progress, resubmit
-    )
-    batch.regions = options.regions
+        api, samples, outdir, chosen, options.result_formats(), jobfile, waiter, progress,
+        resubmit, regions=options.regions,
+    )  # fmt: skip
     return batch.run()
 
 
@@ -185,8 +185,10 @@ def run_workflow(
     api = V2(_v2_for(service, workflow, recorded), workflow, {})
     progress.info(SERVICE, service.provenance(workflow))
     chosen = _formats(formats, spec.formats)
-    batch = _Batch(api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress, resubmit)
-    batch.suffixes = spec.suffixes
+    batch = _Batch(
+        api, samples, outdir, chosen, spec.formats, jobfile, waiter, progress, resubmit,
+        suffixes=spec.suffixes,
+    )  # fmt: skip
     return batch.run()
 
 
@@ -263,6 +265,9 @@ class _Batch:
         waiter: Waiter,
         progress: Progress,
         resubmit: int = RESUBMIT,
+        *,
+        suffixes: tuple[str, ...] = GENOME_SUFFIXES,
+        regions: Path | None = None,
     ) -> None:
         self.api, self.samples, self.outdir = api, samples, outdir
         self.want_log = formats is not None and LOG in formats
@@ -270,8 +275,7 @@ class _Batch:
         self.expected = expected  # the files the service should make, when formats is None
         # dropped from an input's file name to name its job; the user's regions file (fetch
         # says whether Bakta used it)
-        self.suffixes: tuple[str, ...] = GENOME_SUFFIXES
-        self.regions: Path | None = None
+        self.suffixes, self.regions = suffixes, regions
         self.jobfile, self.waiter, self.progress = jobfile, waiter, progress
         self.resubmit = resubmit  # times a job that failed inside the service is submitted again
         self.pending: dict[str, str] = {}  # job id -> sample name
