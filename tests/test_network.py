@@ -38,10 +38,10 @@ from tests.fakes.bakta_service import FakeBakta
 from tests.fakes.codon_service import FakeCodon
 from tests.fakes.mfannotweb_service import FakeMfannotWeb
 from tests.fakes.network import (
+    ClosedPort,
     Closing,
     RefusingProxy,
     Silent,
-    closed_port,
     self_signed,
     server_context,
 )
@@ -122,8 +122,8 @@ class StandIns:
 
 @pytest.fixture(scope="module")
 def stand_ins(tls_bakta: FakeBakta) -> Iterator[StandIns]:
-    closed = closed_port()
     with (
+        ClosedPort() as closed,
         Silent() as silent,
         Closing() as closing,
         RefusingProxy("503 Service Unavailable") as busy,
@@ -138,10 +138,10 @@ def stand_ins(tls_bakta: FakeBakta) -> Iterator[StandIns]:
                 "name not resolved: bakta.invalid; check the host name in BAKTA_API_URL;",
             ),
             "refused": Scenario(
-                f"http://127.0.0.1:{closed}/api/v1",
+                f"http://127.0.0.1:{closed.port}/api/v1",
                 {},
                 "connect",
-                f"connection refused by 127.0.0.1:{closed}; nothing listens there, or a firewall"
+                f"connection refused by 127.0.0.1:{closed.port}; nothing listens there, or a firewall"
                 " rejects it: check the port in BAKTA_API_URL;",
             ),
             "silent": Scenario(

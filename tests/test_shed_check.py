@@ -14,6 +14,13 @@ from tests.shed.check import problems
 KNOWN = {path.name for path in TEST_DATA.iterdir() if path.is_file()}
 
 
+def copy_runner(repo: Path) -> None:
+    """lib/remote_jobs as .shed.yml publishes it: its sources, no __pycache__ (which the runs of
+    other pytest processes may be writing meanwhile)."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs", ignore=ignore)
+
+
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     """remote_bakta laid out as it is published: the tool beside its macros, runner and the test
@@ -22,7 +29,7 @@ def repository(tmp_path: Path) -> Path:
     (repo / "test-data" / "cassettes").mkdir(parents=True)
     shutil.copy(ROOT / "tools" / "remote_bakta.xml", repo)
     shutil.copy(ROOT / "macros.xml", repo)
-    shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs")
+    copy_runner(repo)
     shed = yaml.safe_load((ROOT / ".shed.yml").read_text())
     for entry in shed["repositories"]["remote_bakta"]["include"]:
         if isinstance(entry, str) and entry.startswith("test-data/"):
@@ -100,7 +107,7 @@ def test_a_tool_without_test_data_passes_unless_it_uses_a_macro_that_reads_it(
     repo.mkdir()
     shutil.copy(ROOT / "tools" / "remote_services_check.xml", repo)
     shutil.copy(ROOT / "macros.xml", repo)
-    shutil.copytree(ROOT / "lib" / "remote_jobs", repo / "lib" / "remote_jobs")
+    copy_runner(repo)
     assert problems(repo, KNOWN) == []
     edit(repo / "remote_services_check.xml", "    > '$report'", "    @REPLAY@\n    > '$report'")
     assert problems(repo, KNOWN) == [

@@ -11,11 +11,21 @@ import threading
 from pathlib import Path
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (it was just free)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class ClosedPort:
+    """A port on 127.0.0.1 that nothing listens on: bound (no other process, such as another
+    pytest worker's fake, can take it while this holds it) but not listening, so a connection
+    to it is refused."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+
+    def __enter__(self) -> ClosedPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
 
 
 class Listener:
