@@ -1,0 +1,225 @@
+"""9. What the suite asks of the service: the requests a list of N genomes sends Bakta.
+
+In Galaxy (the delivered configuration, scripts/galaxy's default) a list of N genomes mapped
+over `remote_bakta` is N jobs, N runner processes, each polling its own remote job; on the
+command line one `remote-jobs bakta annotate` run asks for all its jobs in one status request
+(job/list) a round. Both wait on a fake Bakta (TimedBakta, bench/servers.py) that holds every
+remote job RUNNING for W s after its job/start; the fake notes every request, and for each
+job/list which jobs it asked for. The Galaxy list and a command-line run of the same N run at
+the same time, each on a fake of its own (the counts are driven by the clock, not the load).
+Galaxy is started as in section 8 (bench/many.py), from a state folder of its own; then once
+more with REMOTE_JOBS_POLL_INTERVAL set for its jobs, the admin's cap.
+
+`--quick` does not start Galaxy (tests/test_bench.py runs it in the pytest step): it measures
+the command line only, with short jobs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import statistics
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.galaxy.support import GalaxyApi
+
+from .many import GENOME, LIMIT, TERMINAL, BenchGalaxy, job_states, submit, upload_genomes
+from .plan import Plan
+from .proc import RUNNER, BenchError, run, runner_env
+from .report import Section, Spread
+from .servers import TimedBakta
+
+WEB_CLIENT = 30.0  # the official web client: a status request every 2 s per open job page
+REFRESH = 4.0  # the backend refreshes job states every ~15 s: the most requests that bring news
+GALAXY_GOAL = 4.0  # status requests per minute per waiting genome in Galaxy
+CAP = 120  # REMOTE_JOBS_POLL_INTERVAL of the capped Galaxy row, in seconds
+MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What one list (Galaxy) or one run (command line) of `genomes` genomes asked."""
+
+    where: str
+    genomes: int
+    first_minute: tuple[int, ...]  # per genome: status requests in its first minute of waiting
+    after: tuple[float, ...]  # per genome: status requests per minute after its first minute
+    total: float  # all requests per genome, over the list's (or run's) life
+    steady: float | None  # status requests per minute of the whole list, all genomes waiting
+    rounds: int  # status requests in all
+    whole_rounds: bool  # every status request asked for every job waiting then
+
+
+def asked(where: str, bakta: TimedBakta, ids: list[str], requests: int) -> Asked:
+    """The figures of the remote jobs IDS, from the fake's log; REQUESTS: all it received
+    for them."""
+    mine = set(ids)
+    polls = [(when, set(jobs)) for when, jobs in list(bakta.polls) if mine & set(jobs)]
+    first: list[int] = []
+    after: list[float] = []
+    for job in ids:
+        start = bakta.started_at[job]
+        times = [when for when, jobs in polls if job in jobs]
+        first.append(sum(1 for when in times if when < start + MINUTE))
+        later = [when for when in times if when >= start + MINUTE]
+        gaps = [b - a for a, b in itertools.pairwise(later)]
+        if gaps:
+            after.append(MINUTE / statistics.median(gaps))
+    low = max(bakta.started_at[job] for job in ids) + MINUTE
+    high = min(bakta.seen_done_at.get(job, float("inf")) for job in ids)
+    steady = None
+    if high - low >= 30:  # all waiting, each past its first minute, for half a minute at least
+        inside = sum(1 for when, _ in polls if low <= when < high)
+        steady = inside / ((high - low) / MINUTE)
+    whole = all(
+        {
+            job
+            for job in ids
+            if bakta.started_at[job] <= when <= bakta.seen_done_at.get(job, float("inf"))
+        }
+        <= jobs
+        for when, jobs in polls
+    )
+    return Asked(
+        where, len(ids), tuple(first), tuple(after), requests / len(ids), steady, len(polls), whole
+    )
+
+
+def command_line(workdir: Path, genomes: int, seconds: float) -> Asked:
+    """One `remote-jobs bakta annotate` run with GENOMES genomes, on a fake of its own."""
+    folder = workdir / f"command-line-{genomes}"
+    folder.mkdir()
+    files = []
+    for number in range(1, genomes + 1):
+        files.append(str(shutil.copy(GENOME, folder / f"genome{number:02d}.fasta")))
+    with TimedBakta(done_after=seconds) as bakta:
+        args = [*RUNNER, "bakta", "annotate", "--outdir", str(folder / "out"), *files]
+        env = runner_env(BAKTA_API_URL=bakta.base + "/api/v1")
+        run(args, env=env, cwd=folder, timeout=seconds + 900).check("remote-jobs bakta annotate")
+        ids = [job.id for job in bakta.jobs.values()]
+        return asked("command line (one run)", bakta, ids, len(bakta.arrivals))
+
+
+def galaxy_list(api: GalaxyApi, bakta: TimedBakta, genomes: int, where: str) -> Asked:
+    """A list of GENOMES genomes mapped over `remote_bakta`, followed to its last job's end."""
+    history, names, hdca = upload_genomes(api, bakta, "remote_bakta", genomes)
+    before = len(bakta.arrivals)
+    jobs = submit(api, history, "remote_bakta", hdca)
+    deadline = time.monotonic() + LIMIT
+    while True:
+        rows = job_states(api, history, jobs)
+        if len(rows) == len(jobs) and all(row["state"] in TERMINAL for row in rows.values()):
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"remote_bakta x {genomes}: not done within {LIMIT:.0f} s")
+        time.sleep(2)
+    states = sorted({str(row["state"]) for row in rows.values()})
+    if states != ["ok"]:
+        raise BenchError(f"remote_bakta x {genomes}: job states {states}")
+    by_name = {job.name: job.id for job in list(bakta.jobs.values())}
+    ids = [by_name[name] for name in names]
+    return asked(where, bakta, ids, len(bakta.arrivals) - before)
+
+
+def _say(text: str) -> None:
+    print(f"bench: 9. {text}", flush=True, file=sys.stderr)
+
+
+def _measure_galaxy(plan: Plan, workdir: Path, seconds: float) -> list[Asked]:
+    """Each size as a Galaxy list, with a command-line run of the same size meanwhile; then
+    the capped list."""
+    results: list[Asked] = []
+    with TimedBakta(done_after=seconds) as bakta, ThreadPoolExecutor(1) as pool:
+        galaxy = BenchGalaxy(workdir, bakta)
+        galaxy.build()
+        _say("starting Galaxy")
+        with galaxy.started({}) as api:
+            for genomes in plan.asks_sizes:
+                _say(f"{genomes} genomes, in Galaxy and on the command line")
+                cli: Future[Asked] = pool.submit(command_line, workdir, genomes, seconds)
+                results.append(galaxy_list(api, bakta, genomes, "Galaxy (a job per genome)"))
+                results.append(cli.result())
+        _say(f"starting Galaxy with REMOTE_JOBS_POLL_INTERVAL={CAP}")
+        with galaxy.started({"REMOTE_JOBS_POLL_INTERVAL": str(CAP)}) as api:
+            where = f"Galaxy, REMOTE_JOBS_POLL_INTERVAL={CAP}"
+            results.append(galaxy_list(api, bakta, plan.asks_capped_size, where))
+    return results
+
+
+def _per_minute(values: tuple[float, ...]) -> str:
+    return Spread.of(values).show("/min", 2) if values else "none (W too short)"
+
+
+def _report(section: Section, results: list[Asked], seconds: float) -> None:
+    for result in results:
+        n = result.genomes
+        label = f"{result.where}, {n} genome{'' if n == 1 else 's'}, jobs RUNNING {seconds:g} s"
+        firsts = Spread.of(float(count) for count in result.first_minute)
+        galaxy = result.where.startswith("Galaxy")
+        capped = "REMOTE_JOBS_POLL_INTERVAL" in result.where
+        highest = max([*result.first_minute, *result.after])
+        if capped:
+            goal, met = (
+                f"one per {CAP} s: <= 0.5/min after the first minute",
+                all(rate <= MINUTE / CAP * 1.05 for rate in result.after),
+            )
+        elif galaxy:
+            goal, met = f"<= {GALAXY_GOAL:g}/min per waiting genome", highest <= GALAXY_GOAL
+        else:
+            goal, met = "", None
+        section.add(
+            f"{label}: status requests per waiting genome, in its first minute; per minute"
+            " after it",
+            f"{firsts.show('', 1)}; {_per_minute(result.after)}",
+            goal,
+            met,
+        )
+        steady = "none (W too short)" if result.steady is None else f"{result.steady:.1f}/min"
+        text = f"{result.total:.1f}; {steady}; {result.rounds} status requests in all"
+        if galaxy:
+            section.add(
+                f"{label}: all requests per genome over its life; the list's status requests"
+                " per minute while every genome waited",
+                text,
+            )
+        else:
+            section.add(
+                f"{label}: all requests per genome over the run; the run's status requests per"
+                " minute while every genome waited (per waiting genome: / N); each status"
+                " request asked for every job waiting then",
+                f"{text}; {'yes' if result.whole_rounds else 'no'}",
+                "1 status request per round for the whole run",
+                result.whole_rounds,
+            )
+    sizes = sorted({result.genomes for result in results if "POLL" not in result.where})
+    section.add(
+        "for comparison: the official web client, one status request every 2 s per open job page",
+        f"{WEB_CLIENT:g}/min per page; "
+        + ", ".join(f"{n} page{'' if n == 1 else 's'}: {WEB_CLIENT * n:g}/min" for n in sizes),
+    )
+    section.add(
+        "for comparison: the backend refreshes job states from its engine every ~15 s: the"
+        " most status requests per job that can bring news",
+        f"{REFRESH:g}/min per job",
+    )
+
+
+def measure(plan: Plan, workdir: Path) -> Section:
+    seconds = plan.asks_seconds
+    section = Section(9, "What the suite asks of the service")
+    if plan.asks_galaxy:
+        results = _measure_galaxy(plan, workdir, seconds)
+    else:
+        with ThreadPoolExecutor(len(plan.asks_sizes)) as pool:
+            runs = [pool.submit(command_line, workdir, n, seconds) for n in plan.asks_sizes]
+            results = [future.result() for future in runs]
+        section.notes.append(
+            "Galaxy not measured by --quick (it starts no Galaxy): the command line only."
+        )
+    _report(section, results, seconds)
+    section.notes.append(" ".join(__doc__.split("\n\n")[1].split()))
+    return section
