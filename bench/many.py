@@ -165,9 +165,17 @@ class BenchGalaxy:
         shutil.copy(BENCH_TOOL, self.workdir / "tools" / "remote_bakta" / BENCH_TOOL.name)
 
     @contextmanager
-    def started(self, settings: dict[str, str]) -> Iterator[GalaxyApi]:
+    def started(self, settings: dict[str, str], tries: int = 1) -> Iterator[GalaxyApi]:
+        """Galaxy started with SETTINGS, TRIES times at most (a loaded machine can fail one)."""
         try:
-            self.run("start", settings)
+            for attempt in range(1, tries + 1):
+                try:
+                    self.run("start", settings)
+                    break
+                except BenchError as error:
+                    if attempt == tries:
+                        raise
+                    print(f"bench: {error}; starting again", flush=True, file=sys.stderr)
             yield GalaxyApi(self.state)
         finally:
             self.run("stop")  # also after a start that failed half-way
