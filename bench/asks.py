@@ -168,47 +168,50 @@ def _per_minute(values: tuple[float, ...]) -> str:
     return Spread.of(values).show("/min", 2) if values else "none (W too short)"
 
 
+def _steady(result: Asked, per: int = 1) -> str:
+    if result.steady is None:
+        return "none (W too short)"
+    return f"{result.steady / per:.2f}/min"
+
+
 def _report(section: Section, results: list[Asked], seconds: float) -> None:
     for result in results:
-        n = result.genomes
-        label = f"{result.where}, {_genomes(n)}, jobs RUNNING {seconds:g} s"
-        firsts = Spread.of(float(count) for count in result.first_minute)
-        galaxy = result.where.startswith("Galaxy")
-        capped = "REMOTE_JOBS_POLL_INTERVAL" in result.where
-        highest = max([*result.first_minute, *result.after])
-        if capped:
-            goal, met = (
-                f"one per {CAP} s: <= 0.5/min after the first minute",
-                all(rate <= MINUTE / CAP * 1.05 for rate in result.after),
-            )
-        elif galaxy:
-            goal, met = f"<= {GALAXY_GOAL:g}/min per waiting genome", highest <= GALAXY_GOAL
-        else:
-            goal, met = "", None
-        section.add(
-            f"{label}: status requests per waiting genome, in its first minute; per minute"
-            " after it",
-            f"{firsts.show('', 1)}; {_per_minute(result.after)}",
-            goal,
-            met,
-        )
-        steady = "none (W too short)" if result.steady is None else f"{result.steady:.1f}/min"
-        text = f"{result.total:.1f}; {steady}; {result.rounds} status requests in all"
-        if galaxy:
+        label = f"{result.where}, {_genomes(result.genomes)}, jobs RUNNING {seconds:g} s"
+        firsts = Spread.of(float(count) for count in result.first_minute).show("", 1)
+        life = f"{result.total:.1f}; {_steady(result)}; {result.rounds} status requests in all"
+        if not result.where.startswith("Galaxy"):
             section.add(
-                f"{label}: all requests per genome over its life; the list's status requests"
-                " per minute while every genome waited",
-                text,
-            )
-        else:
-            section.add(
-                f"{label}: all requests per genome over the run; the run's status requests per"
-                " minute while every genome waited (per waiting genome: / N); each status"
-                " request asked for every job waiting then",
-                f"{text}; {'yes' if result.whole_rounds else 'no'}",
+                f"{label}: status requests per round (each asked for every job waiting then);"
+                " per waiting genome per minute after the first minute (the run's / N)",
+                f"{'1' if result.whole_rounds else 'more than 1'};"
+                f" {_steady(result, result.genomes)}",
                 "1 status request per round for the whole run",
                 result.whole_rounds,
             )
+            section.add(
+                f"{label}: all requests per genome over the run; the run's status requests per"
+                " minute while every genome waited",
+                life,
+            )
+            continue
+        if "REMOTE_JOBS_POLL_INTERVAL" in result.where:
+            goal = f"one per {CAP} s: <= {MINUTE / CAP:g}/min after the first minute"
+            met = all(rate <= MINUTE / CAP * 1.05 for rate in result.after)
+        else:
+            goal = f"<= {GALAXY_GOAL:g}/min per waiting genome"
+            met = max([*result.first_minute, *result.after]) <= GALAXY_GOAL
+        section.add(
+            f"{label}: status requests per waiting genome, in its first minute; per minute"
+            " after it",
+            f"{firsts}; {_per_minute(result.after)}",
+            goal,
+            met,
+        )
+        section.add(
+            f"{label}: all requests per genome over its life; the list's status requests per"
+            " minute while every genome waited",
+            life,
+        )
     sizes = sorted({result.genomes for result in results if "POLL" not in result.where})
     section.add(
         "for comparison: the official web client, one status request every 2 s per open job page",
@@ -239,4 +242,57 @@ def measure(plan: Plan, workdir: Path) -> Section:
     for why in failed:
         section.add(why.split(":")[0], f"failed: {why.split(':', 1)[1].strip()}", "", False)
     section.notes.append(" ".join(__doc__.split("\n\n")[1].split()))
+    section.notes.append(HOW_COUNTED)
+    section.notes += _meaning(results)
     return section
+
+
+HOW_COUNTED = (
+    "Counted from the fake's log. A genome's status requests are the job/list requests that"
+    " asked for its remote job, from its job/start on: how many in its first minute, and after"
+    " it one per the median gap between them (60 / gap, per minute). The list's (or run's)"
+    " status requests per minute count every job/list while every genome of it waited past its"
+    " first minute and none had been heard done. All requests per genome are every request the"
+    " list (or run) sent the fake, divided by N: the version, job/init, the genome's upload,"
+    " job/start, the status requests, job/result and the downloads of the result files (the"
+    " command line fetches all 14 by default, `remote_bakta` its form's default choice)."
+    " With REMOTE_JOBS_POLL_INTERVAL=120 the list's rate over a window of about three minutes"
+    " depends on where the few polls fall in it: the per-genome rate is the figure to read."
+    " The counts follow the runners' clocks, not the machine's speed: a loaded machine changes"
+    " when the jobs start, not how often they ask."
+)
+
+
+def _meaning(results: list[Asked]) -> list[str]:
+    """What the figures mean for the service, from the figures themselves."""
+    galaxy = [r for r in results if r.where.startswith("Galaxy (")]
+    if not galaxy:
+        return []
+    first = max(max(r.first_minute) for r in galaxy)
+    after = max(max(r.after) for r in galaxy if r.after) if any(r.after for r in galaxy) else 0
+    largest = max(galaxy, key=lambda r: r.genomes)
+    met = max(first, after) <= GALAXY_GOAL
+    text = (
+        f"In Galaxy each waiting genome's job asks {first} times in its first minute (right"
+        " after job/start, then 15 and 37.5 s later: the runner's interval grows 1.5 x a round"
+        f" from 15 s) and at most {after:.2f} times a minute after it (every 60 s), so a list"
+        " of N genomes sends about N status requests a minute while it waits"
+        f" ({_steady(largest)} for {largest.genomes}), against {WEB_CLIENT:g} a minute for each"
+        " job page open in the official web client, and about 3N in the minute its jobs start."
+        f" The goal of {GALAXY_GOAL:g} a minute per waiting genome, the most that the backend's"
+        " ~15 s refresh can answer with news, is "
+        + ("met in every minute" if met else "**not met**")
+        + ". On the command line one status request a round asks for every genome of the run:"
+        " the run sends what one genome does, about one a minute, however many it waits on."
+    )
+    notes = [text]
+    if met:
+        notes.append(
+            "So one Galaxy job per genome is kept as it is: a status round shared by a Galaxy"
+            " server's jobs would bring a list from N to about one request a minute, but is not"
+            " needed for the goal; an admin bounds what one user sends with the per-user limit"
+            " (a user's L waiting jobs send about L a minute, whatever the list's length) and"
+            " can slow every job with REMOTE_JOBS_POLL_INTERVAL (docs/admin.md, *What a list of"
+            " N genomes asks of the service*)."
+        )
+    return notes
