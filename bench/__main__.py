@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from . import cleanup, economy, galaxy, latency, many, startup, transfer, waiting
+from . import asks, cleanup, economy, galaxy, latency, many, startup, transfer, waiting
 from .plan import FULL, QUICK, Plan
 from .proc import ROOT
 from .report import Section, document, load_average, machine, merge, table
@@ -27,6 +27,7 @@ SECTIONS: dict[int, tuple[str, Measure]] = {
     6: ("Galaxy", galaxy.measure),
     7: ("cleanup after SIGTERM", cleanup.measure),
     8: ("many genomes in Galaxy", many.measure),
+    9: ("what the suite asks of the service", asks.measure),
 }
 DOC = ROOT / "docs" / "benchmarks.md"
 

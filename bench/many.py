@@ -55,6 +55,7 @@ OWN_SETTINGS = (
     "BAKTA_API_URL", "MFANNOTWEB_URL", "CODON_API_URL", "GALAXY_STATE_DIR", "TOOLS_DIR",
     "SHED_BUILD_DIR", "INSTALLED_TOOLS_ON", "TOOL_SHED_URL", "PULSAR_URL", "PULSAR_TOKEN",
     "REMOTE_JOBS_WORKERS", "REMOTE_JOBS_USER_LIMIT", "GALAXY_METADATA_STRATEGY",
+    "REMOTE_JOBS_POLL_INTERVAL",
 )  # fmt: skip
 
 
@@ -164,9 +165,17 @@ class BenchGalaxy:
         shutil.copy(BENCH_TOOL, self.workdir / "tools" / "remote_bakta" / BENCH_TOOL.name)
 
     @contextmanager
-    def started(self, settings: dict[str, str]) -> Iterator[GalaxyApi]:
+    def started(self, settings: dict[str, str], tries: int = 1) -> Iterator[GalaxyApi]:
+        """Galaxy started with SETTINGS, TRIES times at most (a loaded machine can fail one)."""
         try:
-            self.run("start", settings)
+            for attempt in range(1, tries + 1):
+                try:
+                    self.run("start", settings)
+                    break
+                except BenchError as error:
+                    if attempt == tries:
+                        raise
+                    print(f"bench: {error}; starting again", flush=True, file=sys.stderr)
             yield GalaxyApi(self.state)
         finally:
             self.run("stop")  # also after a start that failed half-way
@@ -178,7 +187,26 @@ def _upload(api: GalaxyApi, history: str, name: str) -> float:
     return time.monotonic() - start
 
 
-def _submit(api: GalaxyApi, history: str, tool: str, collection: str) -> list[str]:
+def upload_genomes(
+    api: GalaxyApi, bakta: TimedBakta, tool: str, genomes: int
+) -> tuple[str, list[str], str]:
+    """A new history with a list of GENOMES genomes, named as the fake has seen none yet (it
+    knows jobs by name): the history's id, the names, and the list's id."""
+    history = api("POST", "histories", json={"name": f"{tool} x {genomes}"})["id"]
+    serial = len(bakta.jobs)
+    names = [f"genome{serial}_{n:02d}" for n in range(1, genomes + 1)]
+    hdca = api.upload_list(history, "genomes", dict.fromkeys(names, GENOME), limit=LIMIT)
+    return history, names, hdca
+
+
+def job_states(api: GalaxyApi, history: str, jobs: list[str]) -> dict[str, Any]:
+    """The Galaxy jobs JOBS of HISTORY, by id."""
+    listed = api("GET", "jobs", params={"history_id": history, "limit": 10_000})
+    return {str(row["id"]): row for row in listed if str(row["id"]) in jobs}
+
+
+def submit(api: GalaxyApi, history: str, tool: str, collection: str) -> list[str]:
+    """TOOL over the list COLLECTION: `remote_bakta` mapped over it, or the one-job tool."""
     if tool == "remote_bakta":  # mapped over the list: one job per genome
         inputs: dict[str, Any] = {
             "input_option|input_file": {
@@ -205,14 +233,11 @@ def collection(
 ) -> Run:
     """Run TOOL on a list of GENOMES genomes; an upload UPLOAD_AFTER s after submitting it."""
     run = Run(setup, tool, genomes)
-    history = api("POST", "histories", json={"name": f"{tool} x {genomes}"})["id"]
-    serial = len(bakta.jobs)  # names the fake has not seen yet: it knows jobs by name
-    names = [f"genome{serial}_{n:02d}" for n in range(1, genomes + 1)]
-    hdca = api.upload_list(history, "genomes", dict.fromkeys(names, GENOME), limit=LIMIT)
+    history, names, hdca = upload_genomes(api, bakta, tool, genomes)
     time.sleep(5)  # the list's own upload job finished: Galaxy idle again
     run.idle_mb = memory(state)[0]
     start = time.monotonic()
-    jobs = _submit(api, history, tool, hdca)
+    jobs = submit(api, history, tool, hdca)
     uploaded: list[float] = []
     failed: list[BaseException] = []
 
@@ -231,8 +256,7 @@ def collection(
     while len(ended) < len(jobs) or uploader.is_alive():
         if time.monotonic() - start > LIMIT:
             raise BenchError(f"{tool} x {genomes}: not done within {LIMIT:.0f} s")
-        listed = api("GET", "jobs", params={"history_id": history, "limit": 10_000})
-        rows = {str(row["id"]): row for row in listed if str(row["id"]) in jobs}
+        rows = job_states(api, history, jobs)
         for job, row in rows.items():
             if row["state"] in TERMINAL:
                 ended.setdefault(job, time.monotonic())

@@ -29,6 +29,10 @@ class Plan:
     many_seconds: float = 60.0  # D: each remote Bakta job runs this long
     many_sizes: tuple[int, ...] = (1, 12, 48)  # genomes per list, delivered configuration
     many_shared_sizes: tuple[int, ...] = (1, 12)  # the same with one 2-worker runner
+    asks_galaxy: bool = True  # section 9 starts Galaxy (scripts/galaxy)
+    asks_seconds: float = 240.0  # W: each remote Bakta job is RUNNING this long
+    asks_sizes: tuple[int, ...] = (1, 12, 48)  # genomes per list (Galaxy) and per run (CLI)
+    asks_capped_size: int = 12  # the Galaxy list with REMOTE_JOBS_POLL_INTERVAL set
 
 
 FULL = Plan()
@@ -48,4 +52,7 @@ QUICK = Plan(
     cleanup_genomes=(1, 8),
     cleanup_runs=1,
     many_galaxy=False,
+    asks_galaxy=False,
+    asks_seconds=1.0,
+    asks_sizes=(1, 3),
 )

@@ -23,7 +23,7 @@ TEST_DATA = ROOT / "test-data"
 # The runner exactly as the Galaxy wrappers start it.
 RUNNER = (sys.executable, "-m", "remote_jobs")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SERVICE_VARIABLES = ("BAKTA_", "MFANNOTWEB_", "CODON_")
+SERVICE_VARIABLES = ("BAKTA_", "MFANNOTWEB_", "CODON_", "REMOTE_JOBS_POLL_INTERVAL")
 
 
 class BenchError(RuntimeError):

@@ -212,6 +212,7 @@ class TimedBakta(BenchServer, FakeBakta):
         self.started_at: dict[str, float] = {}  # job id -> its job/start (time.monotonic)
         self.done_at: dict[str, float] = {}  # job id -> when it became SUCCESSFUL
         self.seen_done_at: dict[str, float] = {}  # job id -> first status request saying so
+        self.polls: list[tuple[float, tuple[str, ...]]] = []  # each job/list: when, which jobs
 
     def _start(self, body: dict[str, Any]) -> Response:
         response = super()._start(body)
@@ -224,6 +225,8 @@ class TimedBakta(BenchServer, FakeBakta):
 
     def _list(self, body: dict[str, Any]) -> Response:
         now = time.monotonic()
+        with self.lock:
+            self.polls.append((now, tuple(str(ref.get("jobID")) for ref in body.get("jobs", []))))
         for ref in body.get("jobs", []):
             job = self.jobs.get(str(ref.get("jobID")))
             if job is not None:

@@ -56,7 +56,9 @@ def run_cli(
             stderr = stop(runner, signal.SIGINT)
         return Result(runner.returncode, "", stderr)
     base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_", "REMOTE_JOBS_POLL_INTERVAL"))
     }
     base["PYTHONPATH"] = str(ROOT / "lib")
     done = subprocess.run(
@@ -73,7 +75,9 @@ def run_cli(
 def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     """`remote-jobs` started in the background as Galaxy starts it, to be signalled."""
     base = {
-        k: v for k, v in os.environ.items() if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BAKTA_", "MFANNOTWEB_", "CODON_", "REMOTE_JOBS_POLL_INTERVAL"))
     }
     return subprocess.Popen(
         [sys.executable, "-m", "remote_jobs", *args],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -414,3 +415,33 @@ def test_existing_results_are_not_overwritten(bakta_server: FakeBakta, workdir: 
     (workdir / "out" / "genome").mkdir(parents=True)
     result = annotate(bakta_server, workdir, "genome.fasta")
     assert result.returncode == 2 and "already exists" in result.stderr
+
+
+def test_an_admin_sets_the_polling_interval_in_the_environment(
+    bakta_server: FakeBakta, workdir: Path
+) -> None:
+    """REMOTE_JOBS_POLL_INTERVAL (a Galaxy destination's env) replaces the growing interval,
+    whose first step alone is 15 s; the command line's --poll-interval is not given."""
+    args = ["bakta", "annotate", "--outdir", str(workdir / "out"), "genome.fasta"]
+    env = {**bakta_env(bakta_server), "REMOTE_JOBS_POLL_INTERVAL": "0.2"}
+    result = run_cli(args, env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    polls = [r.received for r in bakta_server.requests_to("POST", "/api/v1/job/list")]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert len(gaps) == 4  # INIT, three RUNNING, SUCCESSFUL: one request a round
+    assert all(0.2 <= gap < 15 for gap in gaps), gaps
+
+
+@pytest.mark.parametrize("value", ["fast", "-1"])
+def test_a_bad_polling_interval_in_the_environment_is_refused_in_one_line(
+    bakta_server: FakeBakta, workdir: Path, value: str
+) -> None:
+    args = ["bakta", "annotate", "--outdir", str(workdir / "out"), "genome.fasta"]
+    env = {**bakta_env(bakta_server), "REMOTE_JOBS_POLL_INTERVAL": value}
+    result = run_cli(args, env, cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: remote-jobs: REMOTE_JOBS_POLL_INTERVAL must be a number of seconds (0 or more),"
+        f" not '{value}'"
+    ]
+    assert not bakta_server.requests_to("POST", "/api/v1/job/init")  # nothing was sent
