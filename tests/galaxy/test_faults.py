@@ -178,7 +178,8 @@ def test_many_genomes_meeting_faults_a_restart_and_deletions_lose_nothing(
             lambda: all(api.job_state(job) in TERMINAL for job in jobs),
             limit=900,
         )
-        left = bakta.still_running()
+        # (of this test's genomes: an earlier test leaves its own job deleted on Pulsar running)
+        left = [job for job in bakta.still_running() if job.name in everyone]
         print(report(bakta, left))
 
         # Every genome: ok with every output whole, or ended for a reason it names.
